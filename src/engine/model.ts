@@ -1,0 +1,104 @@
+/**
+ * The notebook's conditional VAE, layer for layer, with tfjs-layers' functional API.
+ * Keras semantics: tfjs uses TF 'same' padding (the extra row/column at the bottom/right) and
+ * BatchNormalization momentum 0.99 / epsilon 1e-3, and ships 'swish' (x * sigmoid(x)) as a registered,
+ * serialisable activation. One difference we must undo: tfjs-layers initialises Conv and Dense kernels
+ * Glorot-*normal* by default, Keras Glorot-*uniform*, so every kernel names its initializer.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { IMAGE_SIZE, NUM_CLASSES } from './data.js';
+
+/** The architecture's free parameters; saved in every checkpoint and read first on load. */
+export interface ModelConfig {
+  readonly latentDim: number;
+  readonly imageSize: number;
+  readonly numClasses: number;
+}
+
+/** The notebook: 16 latent dimensions, 28x28 images, 10 digits. */
+export const DEFAULT_MODEL_CONFIG: ModelConfig = { latentDim: 16, imageSize: IMAGE_SIZE, numClasses: NUM_CLASSES };
+
+/** The encoder and decoder of one conditional VAE. */
+export interface Cvae {
+  /** [image [b,28,28,1], one-hot [b,10]] -> [z_mean [b,16], z_log_var [b,16]] */
+  readonly encoder: tfl.LayersModel;
+  /** [z [b,16], one-hot [b,10]] -> image [b,28,28,1] in (0, 1) */
+  readonly decoder: tfl.LayersModel;
+}
+
+/** Keras' default; tfjs-layers would otherwise use glorotNormal. */
+const KERNEL_INIT = 'glorotUniform';
+
+type Sym = tfl.SymbolicTensor;
+const sym = (x: ReturnType<tfl.layers.Layer['apply']>): Sym => x as Sym;
+
+function conv(name: string, filters: number, options: { strides?: number; padding?: 'same' | 'valid'; activation?: 'swish' | 'sigmoid' } = {}): tfl.layers.Layer {
+  return tfl.layers.conv2d({
+    name,
+    filters,
+    kernelSize: 3,
+    strides: options.strides ?? 1,
+    padding: options.padding ?? 'same',
+    kernelInitializer: KERNEL_INIT,
+    ...(options.activation ? { activation: options.activation } : {}),
+  });
+}
+
+function convT(name: string, filters: number): tfl.layers.Layer {
+  return tfl.layers.conv2dTranspose({ name, filters, kernelSize: 3, strides: 2, padding: 'same', activation: 'swish', kernelInitializer: KERNEL_INIT });
+}
+
+/** The notebook's encoder. The label is broadcast to every pixel and stacked onto the image as 10 extra channels. */
+export function buildEncoder(config: ModelConfig = DEFAULT_MODEL_CONFIG): tfl.LayersModel {
+  const side = config.imageSize;
+  const image = tfl.input({ shape: [side, side, 1], name: 'image' });
+  const label = tfl.input({ shape: [config.numClasses], name: 'label' });
+  // The notebook's two expand_dims Lambdas + UpSampling2D((28, 28)): [b,10] -> [b,1,1,10] -> [b,28,28,10].
+  let c = sym(tfl.layers.reshape({ name: 'enc_label_1x1', targetShape: [1, 1, config.numClasses] }).apply(label));
+  c = sym(tfl.layers.upSampling2d({ name: 'enc_label_broadcast', size: [side, side], interpolation: 'nearest' }).apply(c));
+  let y = sym(tfl.layers.concatenate({ name: 'enc_concat' }).apply([image, c])); // [b,28,28,11]
+  y = sym(conv('enc_conv1', 16, { strides: 2 }).apply(y)); // [b,14,14,16]
+  y = sym(tfl.layers.batchNormalization({ name: 'enc_bn', momentum: 0.99, epsilon: 1e-3 }).apply(y));
+  y = sym(tfl.layers.activation({ name: 'enc_bn_swish', activation: 'swish' }).apply(y));
+  y = sym(conv('enc_conv2', 16, { activation: 'swish' }).apply(y)); // [b,14,14,16]
+  y = sym(conv('enc_conv3', 32, { strides: 2, activation: 'swish' }).apply(y)); // [b,7,7,32]
+  y = sym(conv('enc_conv4', 32, { activation: 'swish' }).apply(y)); // [b,7,7,32]
+  y = sym(conv('enc_conv5', 64, { strides: 2, activation: 'swish' }).apply(y)); // [b,4,4,64]
+  y = sym(conv('enc_conv6', 64, { activation: 'swish' }).apply(y)); // [b,4,4,64]
+  y = sym(tfl.layers.flatten({ name: 'enc_flatten' }).apply(y)); // [b,1024]
+  y = sym(tfl.layers.dense({ name: 'enc_dense', units: 64, activation: 'swish', kernelInitializer: KERNEL_INIT }).apply(y));
+  const zMean = sym(tfl.layers.dense({ name: 'z_mean', units: config.latentDim, kernelInitializer: KERNEL_INIT }).apply(y));
+  const zLogVar = sym(tfl.layers.dense({ name: 'z_log_var', units: config.latentDim, kernelInitializer: KERNEL_INIT }).apply(y));
+  return tfl.model({ name: 'encoder', inputs: [image, label], outputs: [zMean, zLogVar] });
+}
+
+/** The notebook's decoder (its unused Dense(128) branch is left out, as Keras prunes it from the graph). */
+export function buildDecoder(config: ModelConfig = DEFAULT_MODEL_CONFIG): tfl.LayersModel {
+  const z = tfl.input({ shape: [config.latentDim], name: 'z' });
+  const label = tfl.input({ shape: [config.numClasses], name: 'label' });
+  let y = sym(tfl.layers.concatenate({ name: 'dec_concat' }).apply([z, label])); // [b,26]
+  y = sym(tfl.layers.dense({ name: 'dec_dense', units: 1024, activation: 'swish', kernelInitializer: KERNEL_INIT }).apply(y));
+  y = sym(tfl.layers.reshape({ name: 'dec_reshape', targetShape: [4, 4, 64] }).apply(y));
+  y = sym(conv('dec_conv1', 64, { activation: 'swish' }).apply(y)); // [b,4,4,64]
+  y = sym(convT('dec_convT1', 32).apply(y)); // [b,8,8,32]
+  y = sym(conv('dec_conv2', 32, { activation: 'swish' }).apply(y)); // [b,8,8,32]
+  y = sym(convT('dec_convT2', 16).apply(y)); // [b,16,16,16]
+  y = sym(conv('dec_conv3', 16, { padding: 'valid', activation: 'swish' }).apply(y)); // [b,14,14,16]
+  y = sym(convT('dec_convT3', 16).apply(y)); // [b,28,28,16]
+  y = sym(conv('dec_conv4', 16).apply(y)); // [b,28,28,16], linear: BatchNorm and swish follow
+  y = sym(tfl.layers.batchNormalization({ name: 'dec_bn', momentum: 0.99, epsilon: 1e-3 }).apply(y));
+  y = sym(tfl.layers.activation({ name: 'dec_bn_swish', activation: 'swish' }).apply(y));
+  const image = sym(conv('dec_out', 1, { activation: 'sigmoid' }).apply(y)); // [b,28,28,1]
+  return tfl.model({ name: 'decoder', inputs: [z, label], outputs: image });
+}
+
+/** A freshly initialised encoder + decoder. */
+export function buildCvae(config: ModelConfig = DEFAULT_MODEL_CONFIG): Cvae {
+  return { encoder: buildEncoder(config), decoder: buildDecoder(config) };
+}
+
+/** Disposes both models' weights. */
+export function disposeCvae(model: Cvae): void {
+  model.encoder.dispose();
+  model.decoder.dispose();
+}
