@@ -1,0 +1,28 @@
+/**
+ * Kernels registered on the wasm backend, on top of (or instead of) the stock ones, so the
+ * notebook's model trains on wasm. Each is tested against the cpu backend in test/wasm-kernels.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
+import { captureStock } from './scope.js';
+
+interface CustomKernel {
+  readonly name: string;
+  readonly kernelFunc: tf.KernelFunc;
+}
+
+const KERNELS: readonly CustomKernel[] = [{ name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc }];
+
+/** The kernel names this module registers on wasm. */
+export const CUSTOM_WASM_KERNELS: readonly string[] = KERNELS.map((k) => k.name);
+
+/** Registers the custom kernels on the wasm backend. Idempotent. */
+export function registerWasmKernels(): void {
+  for (const kernel of KERNELS) {
+    const current = tf.getKernel(kernel.name, 'wasm');
+    if (current?.kernelFunc === kernel.kernelFunc) continue;
+    captureStock(kernel.name);
+    if (current) tf.unregisterKernel(kernel.name, 'wasm');
+    tf.registerKernel({ kernelName: kernel.name, backendName: 'wasm', kernelFunc: kernel.kernelFunc });
+  }
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/engine/backend.js';
+import { CUSTOM_WASM_KERNELS } from '../src/engine/wasm-kernels/index.js';
+
+type Pad = 'same' | 'valid';
+interface ConvCase {
+  readonly x: [number, number, number, number];
+  readonly k: number;
+  readonly outC: number;
+  readonly stride: number;
+  readonly pad: Pad;
+}
+
+// Shapes of the notebook's model plus odd sizes where TF 'same' padding is asymmetric and
+// 'valid' leaves unread rows.
+const CASES: readonly ConvCase[] = [
+  { x: [3, 28, 28, 11], k: 3, outC: 16, stride: 2, pad: 'same' },
+  { x: [2, 14, 14, 16], k: 3, outC: 16, stride: 1, pad: 'same' },
+  { x: [4, 7, 7, 32], k: 3, outC: 64, stride: 2, pad: 'same' },
+  { x: [2, 16, 16, 16], k: 3, outC: 16, stride: 1, pad: 'valid' },
+  { x: [3, 9, 8, 5], k: 3, outC: 6, stride: 2, pad: 'valid' },
+  { x: [2, 10, 11, 3], k: 3, outC: 4, stride: 2, pad: 'same' },
+  { x: [1, 6, 6, 2], k: 1, outC: 3, stride: 1, pad: 'valid' },
+];
+
+function seeded(shape: number[], seed: number): Float32Array {
+  // A small LCG: the same values on every backend, no dependence on tf.random.
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+function maxAbsDiff(a: Float32Array | Int32Array | Uint8Array, b: Float32Array | Int32Array | Uint8Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+function outSize(n: number, k: number, s: number, pad: Pad): number {
+  return pad === 'same' ? Math.ceil(n / s) : Math.ceil((n - k + 1) / s);
+}
+
+/** Runs `fn` on cpu and on wasm and returns both results as plain arrays. */
+async function onBoth(fn: () => tf.Tensor[]): Promise<{ cpu: Float32Array[]; wasm: Float32Array[] }> {
+  const run = async (backend: 'cpu' | 'wasm') => {
+    await initBackend(backend);
+    const outs = tf.tidy(fn);
+    const data = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose(outs);
+    return data;
+  };
+  const cpu = await run('cpu');
+  const wasm = await run('wasm');
+  return { cpu, wasm };
+}
+
+describe('wasm kernels', () => {
+  before(async () => {
+    await initBackend('wasm');
+  });
+
+  it('registers Conv2DBackpropFilter on wasm', () => {
+    assert.ok(CUSTOM_WASM_KERNELS.includes('Conv2DBackpropFilter'));
+    assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
+  });
+
+  for (const [i, c] of CASES.entries()) {
+    const [b, h, w, inC] = c.x;
+    const oh = outSize(h, c.k, c.stride, c.pad);
+    const ow = outSize(w, c.k, c.stride, c.pad);
+    const label = `x ${c.x.join('x')}, ${c.k}x${c.k}x${c.outC}, stride ${c.stride}, ${c.pad}`;
+
+    it(`Conv2DBackpropFilter matches cpu: ${label}`, async () => {
+      const xv = seeded(c.x, 11 + i);
+      const dyv = seeded([b, oh, ow, c.outC], 97 + i);
+      const { cpu, wasm } = await onBoth(() => {
+        const x = tf.tensor4d(xv, c.x);
+        const dy = tf.tensor4d(dyv, [b, oh, ow, c.outC]);
+        return [
+          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+            strides: [c.stride, c.stride],
+            pad: c.pad,
+            dataFormat: 'NHWC',
+            dimRoundingMode: undefined,
+            filterShape: [c.k, c.k, inC, c.outC],
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        ];
+      });
+      assert.deepEqual(cpu[0]!.length, c.k * c.k * inC * c.outC);
+      assert.ok(maxAbsDiff(cpu[0]!, wasm[0]!) < 1e-4, `max diff ${maxAbsDiff(cpu[0]!, wasm[0]!)}`);
+    });
+
+    it(`conv2d forward and gradients match cpu: ${label}`, async () => {
+      const xv = seeded(c.x, 5 + i);
+      const wv = seeded([c.k, c.k, inC, c.outC], 7 + i);
+      const rv = seeded([b, oh, ow, c.outC], 13 + i);
+      const { cpu, wasm } = await onBoth(() => {
+        const x = tf.tensor4d(xv, c.x);
+        const f = tf.tensor4d(wv, [c.k, c.k, inC, c.outC]);
+        const r = tf.tensor4d(rv, [b, oh, ow, c.outC]);
+        const loss = (xx: tf.Tensor, ff: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.stride, c.pad), r));
+        const y = tf.conv2d(x, f, c.stride, c.pad);
+        const [dx, df] = tf.grads(loss)([x, f]);
+        return [y, dx!, df!];
+      });
+      for (let j = 0; j < 3; j++) {
+        const d = maxAbsDiff(cpu[j]!, wasm[j]!);
+        assert.ok(d < 1e-4, `${['forward', 'dx', 'dw'][j]} max diff ${d}`);
+      }
+    });
+  }
+
+  it('leaves no tensors behind', async () => {
+    await initBackend('wasm');
+    const x = tf.tensor4d(seeded([2, 8, 8, 3], 1), [2, 8, 8, 3]);
+    const f = tf.tensor4d(seeded([3, 3, 3, 4], 2), [3, 3, 3, 4]);
+    const g = tf.grad((ff: tf.Tensor) => tf.sum(tf.conv2d(x, ff as tf.Tensor4D, 2, 'same')));
+    tf.dispose(g(f));
+    const tensors = tf.memory().numTensors;
+    const bytes = tf.memory().numBytes;
+    for (let i = 0; i < 5; i++) tf.dispose(g(f));
+    assert.equal(tf.memory().numTensors, tensors);
+    assert.equal(tf.memory().numBytes, bytes);
+    tf.dispose([x, f]);
+  });
+});
