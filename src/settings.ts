@@ -1,0 +1,226 @@
+/**
+ * The user's saved settings (conf): render mode, sampler, scale, grid size, the active checkpoint.
+ * Flags override them for one run. A corrupt file is moved aside and reset, with a one-line warning.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Conf from 'conf';
+import type { SamplerName } from './engine/types.js';
+import type { RenderChoice } from './render/terminal.js';
+import { MAX_GRID, RENDER_CHOICES, SAMPLERS } from './args.js';
+
+export interface Settings {
+  render: RenderChoice;
+  sampler: SamplerName;
+  scale: number;
+  grid: number;
+  /** Absolute path of the checkpoint the app opens by default (set after training). */
+  checkpoint?: string;
+}
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = { render: 'auto', sampler: 'fitted', scale: 1, grid: 3 };
+
+export type SettingKey = keyof Settings;
+export const SETTING_KEYS: readonly SettingKey[] = ['render', 'sampler', 'scale', 'grid', 'checkpoint'];
+
+/** A value that is not valid for a setting (from `config set` or a hand-edited file). */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+/** Checks one value; returns the typed value or throws SettingsError saying what is allowed. */
+export function validateSetting(key: string, value: unknown): Settings[SettingKey] {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  switch (key) {
+    case 'render': {
+      const found = RENDER_CHOICES.find((c) => c === value);
+      if (found === undefined) throw new SettingsError(`render must be one of ${RENDER_CHOICES.join(', ')} (got ${text})`);
+      return found;
+    }
+    case 'sampler': {
+      const found = SAMPLERS.find((c) => c === value);
+      if (found === undefined) throw new SettingsError(`sampler must be one of ${SAMPLERS.join(', ')} (got ${text})`);
+      return found;
+    }
+    case 'scale': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+      if (!Number.isFinite(n) || n <= 0) throw new SettingsError(`scale must be a number greater than 0 (got ${text})`);
+      return n;
+    }
+    case 'grid': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_GRID) throw new SettingsError(`grid must be an integer from 1 to ${MAX_GRID} (got ${text})`);
+      return n;
+    }
+    case 'checkpoint': {
+      if (typeof value !== 'string' || value === '') throw new SettingsError(`checkpoint must be a directory path (got ${text})`);
+      return path.resolve(value);
+    }
+    default:
+      throw new SettingsError(`unknown setting ${key}; settings are ${SETTING_KEYS.join(', ')}`);
+  }
+}
+
+/** The settings file, read once and written atomically (conf writes a temp file, then renames). */
+export class SettingsStore {
+  readonly #conf: Conf<Record<string, unknown>>;
+  /** Warnings found while opening (corrupt file, invalid values); the entry point prints them. */
+  readonly warnings: readonly string[];
+
+  constructor(conf: Conf<Record<string, unknown>>, warnings: readonly string[]) {
+    this.#conf = conf;
+    this.warnings = warnings;
+  }
+
+  get path(): string {
+    return this.#conf.path;
+  }
+
+  /** The saved settings, defaults filled in. */
+  get(): Settings {
+    const store = this.#conf.store;
+    const settings: Settings = { ...DEFAULT_SETTINGS };
+    for (const key of SETTING_KEYS) {
+      const value = store[key];
+      if (value === undefined) continue;
+      try {
+        Object.assign(settings, { [key]: validateSetting(key, value) });
+      } catch {
+        // Already reported as a warning when the store was opened.
+      }
+    }
+    return settings;
+  }
+
+  /** Saves one setting, validated; `value` is what the user typed (`config set grid 4`). */
+  set(key: string, value: unknown): Settings {
+    const valid = validateSetting(key, value);
+    this.#conf.set(key, valid);
+    return this.get();
+  }
+
+  /** Makes `dir` the checkpoint the app opens by default. */
+  setActiveCheckpoint(dir: string): void {
+    this.#conf.set('checkpoint', path.resolve(dir));
+  }
+
+  /** Restores the defaults (forgets the active checkpoint; the checkpoint files themselves stay). */
+  reset(): void {
+    this.#conf.clear();
+  }
+}
+
+export interface OpenSettingsOptions {
+  /** Directory of the settings file; default: CVAE_REPL_CONFIG_DIR, else the user's config dir. */
+  dir?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+const CONFIG_NAME = 'settings';
+
+/** Opens the settings file. Never throws for a bad file: it is moved aside, reset, and reported in `warnings`. */
+export function openSettings(options: OpenSettingsOptions = {}): SettingsStore {
+  const env = options.env ?? process.env;
+  const cwd = options.dir ?? userConfigDir(env);
+  const confOptions = { projectName: 'cvae-repl', configName: CONFIG_NAME, cwd };
+  const warnings: string[] = [];
+  let conf: Conf<Record<string, unknown>>;
+  try {
+    conf = new Conf<Record<string, unknown>>(confOptions);
+  } catch (error) {
+    // conf throws SyntaxError on unreadable JSON. Keep the bad file for the user, start fresh.
+    const file = path.join(cwd, `${CONFIG_NAME}.json`);
+    const backup = `${file}.corrupt`;
+    try {
+      fs.renameSync(file, backup);
+    } catch {
+      // Nothing to move: fall through to a fresh store.
+    }
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    warnings.push(`warning: settings file ${file} was unreadable (${reason}); reset to defaults, old file kept as ${backup}`);
+    conf = new Conf<Record<string, unknown>>({ ...confOptions, clearInvalidConfig: true });
+  }
+  const store = conf.store;
+  if (typeof store !== 'object' || store === null || Array.isArray(store)) {
+    warnings.push(`warning: settings file ${conf.path} did not hold an object; reset to defaults`);
+    conf.clear();
+  } else {
+    for (const [key, value] of Object.entries(store)) {
+      try {
+        validateSetting(key, value);
+      } catch (error) {
+        warnings.push(`warning: ${error instanceof Error ? error.message : String(error)} in ${conf.path}; using the default`);
+        conf.delete(key);
+      }
+    }
+  }
+  return new SettingsStore(conf, warnings);
+}
+
+/** The package's root directory (src/ and dist/ both sit one level below it). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The checkpoint that ships with the package. */
+export const SHIPPED_CHECKPOINT = path.join(PACKAGE_ROOT, 'checkpoints', 'cvae');
+
+/** Where the settings file lives: CVAE_REPL_CONFIG_DIR, else the platform's user config dir. */
+export function userConfigDir(env: Readonly<Record<string, string | undefined>> = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (env.CVAE_REPL_CONFIG_DIR) return path.resolve(env.CVAE_REPL_CONFIG_DIR);
+  const home = os.homedir();
+  if (platform === 'darwin') return path.join(home, 'Library', 'Preferences', 'cvae-repl');
+  if (platform === 'win32') return path.join(env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'cvae-repl', 'Config');
+  return path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'cvae-repl');
+}
+
+/** Where this user's data lives (trained checkpoints): CVAE_REPL_DATA_DIR, else the platform's user data dir. */
+export function userDataDir(env: Readonly<Record<string, string | undefined>> = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (env.CVAE_REPL_DATA_DIR) return path.resolve(env.CVAE_REPL_DATA_DIR);
+  const home = os.homedir();
+  if (platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'cvae-repl');
+  if (platform === 'win32') return path.join(env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'cvae-repl', 'Data');
+  return path.join(env.XDG_DATA_HOME || path.join(home, '.local', 'share'), 'cvae-repl');
+}
+
+/** Where `train` / `--train` writes unless --checkpoint says otherwise: never the shipped checkpoint. */
+export function defaultTrainDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return path.join(userDataDir(env), 'checkpoints', 'cvae');
+}
+
+function isCheckpointDir(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory() && fs.readdirSync(dir).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export interface ResolvedCheckpoint {
+  dir: string;
+  /** Why this one: the flag, the active checkpoint from settings, or the shipped one. */
+  source: 'flag' | 'active' | 'shipped';
+  /** Set when the active checkpoint was missing and the shipped one is used instead. */
+  warning?: string;
+}
+
+/** The checkpoint to open: --checkpoint, else the active one if it still exists, else the shipped one. */
+export function resolveCheckpoint(flag: string | undefined, settings: Settings, exists: (dir: string) => boolean = isCheckpointDir): ResolvedCheckpoint {
+  if (flag !== undefined) return { dir: path.resolve(flag), source: 'flag' };
+  if (settings.checkpoint !== undefined) {
+    if (exists(settings.checkpoint)) return { dir: settings.checkpoint, source: 'active' };
+    return { dir: SHIPPED_CHECKPOINT, source: 'shipped', warning: `warning: active checkpoint ${settings.checkpoint} is missing; using the shipped one` };
+  }
+  return { dir: SHIPPED_CHECKPOINT, source: 'shipped' };
+}
+
+/** `cvae-repl config` output: the file's path, then one `key = value` line per setting. */
+export function formatSettings(store: SettingsStore): string {
+  const settings = store.get();
+  const lines = [`settings file: ${store.path}`];
+  for (const key of SETTING_KEYS) {
+    const value = settings[key];
+    lines.push(`${key.padEnd(10)} = ${value === undefined ? `(none: ${SHIPPED_CHECKPOINT})` : String(value)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,213 @@
+/**
+ * The interactive REPL. Services (generator loading, training) come in as props, so tests drive the
+ * real UI with a fake generator. Finished output goes to <Static>; image payloads are written with
+ * Ink's `write`, outside the live frame, because Ink measures and redraws that frame.
+ */
+import React, { useCallback, useEffect, useLayoutEffect, useReducer, useRef } from 'react';
+import { Box, Static, Text, useApp, useInput, useStdout } from 'ink';
+import type { BackendChoice, DigitGenerator, GrayImage, SamplerName, TrainCallbacks, TrainOutcome } from '../engine/types.js';
+import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
+import { GridText, HistoryLine, Prompt, TrainingProgress } from './components.js';
+import { initialState, reducer, type HistoryItem } from './reducer.js';
+
+export interface AppServices {
+  /** Opens a checkpoint for sampling. */
+  loadGenerator(checkpointDir: string): Promise<DigitGenerator>;
+  /** Present with `--train`: trains first; the REPL then opens the trained checkpoint. */
+  train?(callbacks: TrainCallbacks): Promise<TrainOutcome>;
+  /** Called after training wrote at least one epoch (the entry point makes it the active checkpoint). */
+  onTrained?(outcome: TrainOutcome): void;
+}
+
+export interface AppProps {
+  services: AppServices;
+  /** Checkpoint to open when not training (or when training stopped before its first epoch). */
+  checkpointDir: string;
+  render: RenderMode;
+  /** Samples per prompt: grid x grid. */
+  grid: number;
+  sampler: SamplerName;
+  scale: number;
+  seed?: number;
+  backendChoice: BackendChoice;
+  /** Epochs and batch size of the `--train` run, for the progress view. */
+  training?: { epochs: number; batchSize: number };
+  version: string;
+  /** Receives the exit code just before the app unmounts. */
+  onExit(code: number): void;
+}
+
+/** The first line of an error's message: engine errors are one line; anything else must not dump a stack. */
+export function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}
+
+/** One sample per digit, in a row, as the preview after each training epoch. */
+export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, columns: number): RenderedGrid | undefined {
+  if (preview.length === 0) return undefined;
+  const grid = renderGrid(preview, { mode, columns, cols: preview.length });
+  // The shrink note is for prompts; a preview strip is small on purpose.
+  if (grid.kind === 'text' && grid.note !== undefined) return { kind: 'text', mode: grid.mode, lines: grid.lines };
+  return grid;
+}
+
+function payloadOf(item: HistoryItem): string | undefined {
+  if (item.kind === 'grid' && item.grid.kind === 'payload') return item.grid.data;
+  if (item.kind === 'epoch' && item.preview?.kind === 'payload') return item.preview.data;
+  return undefined;
+}
+
+export function App(props: AppProps): React.JSX.Element {
+  const { services, render: mode, grid, sampler, scale, seed } = props;
+  const [state, dispatch] = useReducer(reducer, initialState);
+  const { exit } = useApp();
+  const { stdout, write } = useStdout();
+  const columns = stdout.columns || 80;
+  const generatorRef = useRef<DigitGenerator | undefined>(undefined);
+  const abortRef = useRef<AbortController | undefined>(undefined);
+  const emitted = useRef(0);
+  const onExitRef = useRef(props.onExit);
+  onExitRef.current = props.onExit;
+
+  // Train (with --train), then open the checkpoint. Runs once.
+  useEffect(() => {
+    let unmounted = false;
+    const run = async (): Promise<void> => {
+      let dir = props.checkpointDir;
+      if (services.train !== undefined && props.training !== undefined) {
+        const controller = new AbortController();
+        abortRef.current = controller;
+        dispatch({ type: 'trainingStarted', epochs: props.training.epochs, batchSize: props.training.batchSize });
+        let outcome: TrainOutcome;
+        try {
+          outcome = await services.train({
+            onBatchEnd: (report) => dispatch({ type: 'batch', report }),
+            onEpochEnd: (report) => {
+              const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columns);
+              dispatch(preview === undefined ? { type: 'epoch', report } : { type: 'epoch', report, preview });
+            },
+            onStatus: (message) => dispatch({ type: 'status', message }),
+            signal: controller.signal,
+          });
+        } catch (error) {
+          if (!unmounted) dispatch({ type: 'failed', message: errorMessage(error) });
+          return;
+        } finally {
+          abortRef.current = undefined;
+        }
+        if (outcome.epochsTrained > 0) {
+          dir = outcome.checkpointDir;
+          services.onTrained?.(outcome);
+        }
+        const message = outcome.aborted
+          ? outcome.epochsTrained > 0
+            ? `training stopped; kept the last complete checkpoint (${outcome.epochsTrained} epochs) in ${outcome.checkpointDir}`
+            : `training stopped before its first epoch finished; no checkpoint was written, opening ${dir}`
+          : `training done: ${outcome.epochsTrained} epochs in ${outcome.checkpointDir}, now the active checkpoint`;
+        dispatch({ type: 'trainingFinished', outcome, message });
+      }
+      dispatch({ type: 'status', message: `loading checkpoint ${dir}…` });
+      try {
+        const generator = await services.loadGenerator(dir);
+        if (unmounted) {
+          generator.dispose();
+          return;
+        }
+        generatorRef.current = generator;
+        dispatch({ type: 'loaded', model: { backend: generator.backend, checkpoint: generator.checkpoint } });
+      } catch (error) {
+        if (!unmounted) dispatch({ type: 'failed', message: errorMessage(error) });
+      }
+    };
+    void run();
+    return () => {
+      unmounted = true;
+      abortRef.current?.abort();
+      generatorRef.current?.dispose();
+      generatorRef.current = undefined;
+    };
+    // Mount-only: the services and checkpoint of one run do not change.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  // Draw the samples of the prompt in flight.
+  const { pending } = state;
+  useEffect(() => {
+    const generator = generatorRef.current;
+    if (pending === undefined || generator === undefined) return;
+    const options = { sampler, scale, ...(seed === undefined ? {} : { seed: seed + pending.request }) };
+    generator
+      .generate(pending.digit, grid * grid, options)
+      .then((tiles) => dispatch({ type: 'generated', digit: pending.digit, grid: renderGrid(tiles, { mode, columns, cols: grid }) }))
+      .catch((error: unknown) => dispatch({ type: 'generateFailed', message: errorMessage(error) }));
+  }, [pending, grid, sampler, scale, seed, mode, columns]);
+
+  // Image payloads go straight to stdout, after <Static> has printed the entries before them.
+  useLayoutEffect(() => {
+    for (const item of state.history.slice(emitted.current)) {
+      const payload = payloadOf(item);
+      if (payload !== undefined) write(`${payload}\n`);
+    }
+    emitted.current = state.history.length;
+  }, [state.history, write]);
+
+  const { phase, exitCode } = state;
+  useEffect(() => {
+    if (phase !== 'exiting' && phase !== 'error') return;
+    onExitRef.current(exitCode ?? 0);
+    exit();
+  }, [phase, exitCode, exit]);
+
+  const stopTraining = useCallback(() => {
+    abortRef.current?.abort();
+    dispatch({ type: 'stopRequested' });
+  }, []);
+
+  useInput((input, key) => {
+    if (key.ctrl && input === 'c') {
+      if (phase === 'training') {
+        if (state.training?.stopping === true) {
+          // A second Ctrl+C does not wait for the batch.
+          onExitRef.current(130);
+          exit();
+        } else stopTraining();
+        return;
+      }
+      dispatch({ type: 'quit' });
+      return;
+    }
+    if (key.ctrl && input === 'd') {
+      if (phase !== 'training') dispatch({ type: 'quit' });
+      return;
+    }
+    if (key.return) {
+      dispatch({ type: 'submitted' });
+      return;
+    }
+    if (key.backspace || key.delete) {
+      dispatch({ type: 'erased' });
+      return;
+    }
+    if (key.ctrl || key.meta || input === '') return;
+    // A paste may carry several lines: each line break submits what came before it.
+    const parts = input.split(/\r\n|\r|\n/);
+    parts.forEach((part, i) => {
+      if (part !== '') dispatch({ type: 'typed', text: part });
+      if (i < parts.length - 1) dispatch({ type: 'submitted' });
+    });
+  });
+
+  return (
+    <Box flexDirection="column">
+      <Static items={state.history as HistoryItem[]}>
+        {(item) => <HistoryLine key={item.id} item={item} version={props.version} backendChoice={props.backendChoice} />}
+      </Static>
+      {phase === 'loading' ? <Text dimColor>{state.status ?? 'loading…'}</Text> : null}
+      {phase === 'training' && state.training !== undefined ? <TrainingProgress training={state.training} columns={columns} /> : null}
+      {phase === 'prompt' ? <Prompt input={state.input} /> : null}
+      {phase === 'generating' && pending !== undefined ? <Text dimColor>{`drawing ${grid * grid} samples of ${pending.digit}…`}</Text> : null}
+    </Box>
+  );
+}
+

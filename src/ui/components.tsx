@@ -1,0 +1,83 @@
+/** Presentational pieces of the REPL: each takes props and draws, no state of its own. */
+import React from 'react';
+import { Box, Text } from 'ink';
+import type { BackendChoice } from '../engine/types.js';
+import type { RenderedGrid } from '../render/terminal.js';
+import { backendHint, formatBatchStats, formatEpoch, formatHeader, progressBar } from './format.js';
+import { PROMPT, type HistoryItem, type TrainingState } from './reducer.js';
+
+/** A grid as text; protocol payloads are written outside Ink's frame by the app, so they draw nothing here. */
+export function GridText({ grid }: { grid: RenderedGrid }): React.JSX.Element | null {
+  if (grid.kind === 'payload') return null;
+  return (
+    <Box flexDirection="column">
+      <Text>{grid.lines.join('\n')}</Text>
+      {grid.note === undefined ? null : <Text dimColor>{grid.note}</Text>}
+    </Box>
+  );
+}
+
+/** One finished entry of the scrollback. */
+export function HistoryLine({ item, version, backendChoice }: { item: HistoryItem; version: string; backendChoice: BackendChoice }): React.JSX.Element | null {
+  switch (item.kind) {
+    case 'header': {
+      const hint = backendHint(backendChoice, item.model.backend);
+      return (
+        <Box flexDirection="column">
+          <Text bold>{formatHeader(version, item.model.backend, item.model.checkpoint)}</Text>
+          {hint === undefined ? null : <Text dimColor>{hint}</Text>}
+        </Box>
+      );
+    }
+    case 'input':
+      return <Text>{item.text}</Text>;
+    case 'grid':
+      return <GridText grid={item.grid} />;
+    case 'epoch':
+      return (
+        <Box flexDirection="column">
+          <Text>{formatEpoch(item.report)}</Text>
+          {item.preview === undefined ? null : <GridText grid={item.preview} />}
+        </Box>
+      );
+    case 'value':
+      return <Text>{item.text}</Text>;
+    case 'info':
+      return <Text dimColor>{item.text}</Text>;
+    case 'error':
+      return <Text color="red">{`error: ${item.text}`}</Text>;
+  }
+}
+
+/** The live prompt line with a block cursor. */
+export function Prompt({ input }: { input: string }): React.JSX.Element {
+  return (
+    <Text>
+      {`${PROMPT} ${input}`}
+      <Text inverse> </Text>
+    </Text>
+  );
+}
+
+/** Live training progress: epoch, a bar over the epoch's batches, running losses, throughput, ETA. */
+export function TrainingProgress({ training, columns }: { training: TrainingState; columns: number }): React.JSX.Element {
+  const { batch } = training;
+  const barWidth = Math.max(10, Math.min(40, columns - 30));
+  return (
+    <Box flexDirection="column">
+      {batch === undefined ? (
+        <Text>{training.status ?? 'preparing training…'}</Text>
+      ) : (
+        <>
+          <Text>
+            {`epoch ${batch.epoch}/${batch.epochs} `}
+            <Text color="cyan">{progressBar(batch.batch, batch.batches, barWidth)}</Text>
+            {` ${batch.batch}/${batch.batches} batches`}
+          </Text>
+          <Text>{formatBatchStats(batch, training.batchSize)}</Text>
+        </>
+      )}
+      <Text dimColor>{training.stopping ? 'stopping after this batch; the last complete checkpoint is kept…' : 'Ctrl+C stops after the current batch and keeps the last complete checkpoint'}</Text>
+    </Box>
+  );
+}

@@ -1,0 +1,54 @@
+/** Plain-text pieces shared by the Ink UI and line mode. */
+import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport } from '../engine/types.js';
+
+/** `1h02m`, `3m12s`, `45s`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** A bar of `width` cells, filled in proportion to done/total. */
+export function progressBar(done: number, total: number, width: number): string {
+  const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
+  const filled = Math.round(fraction * width);
+  return `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+}
+
+/** Seconds left in the run, from the current throughput. */
+export function etaSeconds(report: BatchReport, batchSize: number): number {
+  const remainingBatches = (report.epochs - report.epoch) * report.batches + (report.batches - report.batch);
+  return report.samplesPerSec > 0 ? (remainingBatches * batchSize) / report.samplesPerSec : Number.POSITIVE_INFINITY;
+}
+
+/** `loss 0.0421 · recon 0.0401 · KL 20.31 · 94 samples/s · ETA 3m12s` */
+export function formatBatchStats(report: BatchReport, batchSize: number): string {
+  return `loss ${report.loss.toFixed(4)} · recon ${report.recon.toFixed(4)} · KL ${report.kl.toFixed(2)} · ${Math.round(report.samplesPerSec)} samples/s · ETA ${formatDuration(etaSeconds(report, batchSize))}`;
+}
+
+/** One line per finished epoch. */
+export function formatEpoch(report: EpochReport): string {
+  const saved = report.savedTo === undefined ? '' : ` · saved`;
+  return `epoch ${report.epoch}/${report.epochs} · loss ${report.loss.toFixed(4)} · recon ${report.recon.toFixed(4)} · KL ${report.kl.toFixed(2)} · test recon ${report.testRecon.toFixed(4)} · test KL ${report.testKl.toFixed(2)} · ${formatDuration(report.seconds)}${saved}`;
+}
+
+/** `checkpoints/cvae (30 epochs on 60,000 images, trained on tensorflow)` */
+export function describeCheckpoint(checkpoint: CheckpointSummary, cwd = process.cwd()): string {
+  const shown = checkpoint.dir.startsWith(`${cwd}/`) ? checkpoint.dir.slice(cwd.length + 1) : checkpoint.dir;
+  const parts = [`${checkpoint.epochsTrained} epoch${checkpoint.epochsTrained === 1 ? '' : 's'} on ${checkpoint.trainSamples.toLocaleString('en-US')} images`, `trained on ${checkpoint.backendTrainedOn}`];
+  if (checkpoint.testMse !== undefined) parts.push(`test MSE ${checkpoint.testMse.toFixed(4)}`);
+  return `${shown} (${parts.join(', ')})`;
+}
+
+/** The one short hint shown when the native backend could have been used but did not load. */
+export function backendHint(choice: BackendChoice, backend: BackendName): string | undefined {
+  if (choice !== 'auto' || backend === 'tensorflow') return undefined;
+  return 'hint: the native backend (@tensorflow/tfjs-node) is not installed; `npm install @tensorflow/tfjs-node` makes training much faster';
+}
+
+/** The header line: version, backend, checkpoint. */
+export function formatHeader(version: string, backend: BackendName, checkpoint: CheckpointSummary): string {
+  return `cvae-repl ${version} · backend ${backend} · checkpoint ${describeCheckpoint(checkpoint)}`;
+}

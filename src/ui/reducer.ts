@@ -1,0 +1,155 @@
+/**
+ * The REPL's state machine, free of React so it is tested on its own. Phases:
+ * loading -> (training -> loading ->) prompt <-> generating, and exiting / error at the end.
+ */
+import type { BackendName, BatchReport, CheckpointSummary, EpochReport, TrainOutcome } from '../engine/types.js';
+import type { RenderedGrid } from '../render/terminal.js';
+
+export type Phase = 'loading' | 'training' | 'prompt' | 'generating' | 'error' | 'exiting';
+
+/** The notebook's prompt, `input("input digit to generate: \n")`. */
+export const PROMPT = 'input digit to generate:';
+
+/** What a line typed at the prompt means, with the notebook's rules (`int(label)`, then 0-9 or quit). */
+export type PromptInput =
+  | { kind: 'digit'; digit: number }
+  | { kind: 'quit'; value: string }
+  | { kind: 'invalid'; message: string };
+
+/** Reads one prompt line like Python's `int()`: surrounding spaces, a sign and `_` between digits are fine; `3.5`, `1e3`, `abc` are not. */
+export function parsePromptInput(line: string): PromptInput {
+  const text = line.trim();
+  if (!/^[+-]?\d+(_\d+)*$/.test(text)) {
+    const shown = text === '' ? 'an empty line' : `"${text.length > 20 ? `${text.slice(0, 20)}…` : text}"`;
+    return { kind: 'invalid', message: `expected an integer: 0-9 draws that digit, any other integer quits (got ${shown})` };
+  }
+  // BigInt prints the value as Python's print(int(...)) would: no sign for 0, no leading zeros.
+  const value = BigInt(text.replaceAll('_', ''));
+  if (value >= 0n && value <= 9n) return { kind: 'digit', digit: Number(value) };
+  return { kind: 'quit', value: value.toString() };
+}
+
+export interface ModelInfo {
+  readonly backend: BackendName;
+  readonly checkpoint: CheckpointSummary;
+}
+
+export type HistoryItem =
+  | { readonly id: number; readonly kind: 'header'; readonly model: ModelInfo }
+  | { readonly id: number; readonly kind: 'input'; readonly text: string }
+  | { readonly id: number; readonly kind: 'grid'; readonly digit: number; readonly grid: RenderedGrid }
+  | { readonly id: number; readonly kind: 'epoch'; readonly report: EpochReport; readonly preview?: RenderedGrid }
+  | { readonly id: number; readonly kind: 'value'; readonly text: string }
+  | { readonly id: number; readonly kind: 'info'; readonly text: string }
+  | { readonly id: number; readonly kind: 'error'; readonly text: string };
+
+/** Distributes Omit over the union, so each history kind keeps its own fields. */
+type NewHistoryItem = HistoryItem extends infer T ? (T extends HistoryItem ? Omit<T, 'id'> : never) : never;
+
+export interface TrainingState {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly batch?: BatchReport;
+  readonly status?: string;
+  /** Ctrl+C was pressed: the trainer stops after the current batch. */
+  readonly stopping: boolean;
+}
+
+export interface State {
+  readonly phase: Phase;
+  /** What is typed at the prompt so far. */
+  readonly input: string;
+  /** Finished output, printed once into the scrollback (<Static>), oldest first. */
+  readonly history: readonly HistoryItem[];
+  readonly nextId: number;
+  readonly status?: string;
+  readonly model?: ModelInfo;
+  readonly training?: TrainingState;
+  /** The generation in flight; `request` counts prompts (seeds are offset by it). */
+  readonly pending?: { readonly digit: number; readonly request: number };
+  readonly requests: number;
+  readonly exitCode?: number;
+}
+
+export type Action =
+  | { type: 'status'; message: string }
+  | { type: 'trainingStarted'; epochs: number; batchSize: number }
+  | { type: 'batch'; report: BatchReport }
+  | { type: 'epoch'; report: EpochReport; preview?: RenderedGrid }
+  | { type: 'stopRequested' }
+  | { type: 'trainingFinished'; outcome: TrainOutcome; message: string }
+  | { type: 'loaded'; model: ModelInfo }
+  | { type: 'failed'; message: string }
+  | { type: 'typed'; text: string }
+  | { type: 'erased' }
+  | { type: 'submitted' }
+  | { type: 'generated'; digit: number; grid: RenderedGrid }
+  | { type: 'generateFailed'; message: string }
+  | { type: 'quit' };
+
+export const initialState: State = { phase: 'loading', input: '', history: [], nextId: 0, requests: 0 };
+
+function append(state: State, ...items: NewHistoryItem[]): Pick<State, 'history' | 'nextId'> {
+  let nextId = state.nextId;
+  const added = items.map((item) => ({ ...item, id: nextId++ }) as HistoryItem);
+  return { history: [...state.history, ...added], nextId };
+}
+
+/** Keeps what can be typed at the prompt: printable characters, no escapes or control bytes. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, '');
+}
+
+export function reducer(state: State, action: Action): State {
+  switch (action.type) {
+    case 'status':
+      return state.training === undefined ? { ...state, status: action.message } : { ...state, training: { ...state.training, status: action.message } };
+    case 'trainingStarted':
+      return { ...state, phase: 'training', training: { epochs: action.epochs, batchSize: action.batchSize, stopping: false } };
+    case 'batch':
+      return state.training === undefined ? state : { ...state, training: { ...state.training, batch: action.report } };
+    case 'epoch': {
+      const item: NewHistoryItem = action.preview === undefined ? { kind: 'epoch', report: action.report } : { kind: 'epoch', report: action.report, preview: action.preview };
+      return { ...state, ...append(state, item) };
+    }
+    case 'stopRequested':
+      return state.training === undefined ? state : { ...state, training: { ...state.training, stopping: true } };
+    case 'trainingFinished': {
+      const { training: _done, ...rest } = state;
+      return { ...rest, phase: 'loading', ...append(state, { kind: 'info', text: action.message }) };
+    }
+    case 'loaded':
+      return { ...state, phase: 'prompt', model: action.model, status: undefined, ...append(state, { kind: 'header', model: action.model }) };
+    case 'failed':
+      return { ...state, phase: 'error', exitCode: 1, ...append(state, { kind: 'error', text: action.message }) };
+    case 'typed':
+      if (state.phase !== 'prompt' && state.phase !== 'generating') return state;
+      return { ...state, input: state.input + printable(action.text) };
+    case 'erased':
+      return { ...state, input: [...state.input].slice(0, -1).join('') };
+    case 'submitted': {
+      if (state.phase !== 'prompt') return state;
+      const echo: NewHistoryItem = { kind: 'input', text: `${PROMPT} ${state.input}` };
+      const parsed = parsePromptInput(state.input);
+      switch (parsed.kind) {
+        case 'digit':
+          return { ...state, phase: 'generating', input: '', pending: { digit: parsed.digit, request: state.requests }, requests: state.requests + 1, ...append(state, echo) };
+        case 'quit':
+          return { ...state, phase: 'exiting', input: '', exitCode: 0, ...append(state, echo, { kind: 'value', text: parsed.value }) };
+        case 'invalid':
+          return { ...state, input: '', ...append(state, echo, { kind: 'error', text: parsed.message }) };
+      }
+    }
+    case 'generated': {
+      const { pending: _done, ...rest } = state;
+      return { ...rest, phase: 'prompt', ...append(state, { kind: 'grid', digit: action.digit, grid: action.grid }) };
+    }
+    case 'generateFailed': {
+      const { pending: _done, ...rest } = state;
+      return { ...rest, phase: 'prompt', ...append(state, { kind: 'error', text: action.message }) };
+    }
+    case 'quit':
+      return { ...state, phase: 'exiting', exitCode: state.exitCode ?? 0 };
+  }
+}
