@@ -1,0 +1,92 @@
+/**
+ * Standard TensorFlow.js LayersModel files (model.json + weights.bin, loadable by tf.loadLayersModel
+ * over file:// or http) written atomically: everything goes into a sibling temp directory that is
+ * renamed over the target only when complete, so a crash never leaves a half-written model.
+ */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+const MODEL_JSON = 'model.json';
+const WEIGHTS_BIN = 'weights.bin';
+
+/** Writers for the files of one checkpoint directory under construction. */
+export interface CheckpointWriter {
+  /** Writes `model.json` + `weights.bin`. */
+  layersModel(model: tfl.LayersModel): Promise<void>;
+  json(name: string, value: unknown): Promise<void>;
+}
+
+/**
+ * Fills a fresh temp directory through `fill`, then swaps it in for `dir`. The previous contents of
+ * `dir` survive until the new ones are complete; if `fill` throws, `dir` is untouched.
+ */
+export async function writeCheckpointDir(dir: string, fill: (write: CheckpointWriter) => Promise<void>): Promise<void> {
+  const target = path.resolve(dir);
+  await mkdir(path.dirname(target), { recursive: true });
+  const stamp = `${process.pid}-${Date.now().toString(36)}`;
+  const temp = `${target}.tmp-${stamp}`;
+  const old = `${target}.old-${stamp}`;
+  await mkdir(temp, { recursive: true });
+  try {
+    await fill({
+      layersModel: async (model) => {
+        await model.save(
+          tf.io.withSaveHandler(async (artifacts) => {
+            const weights = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+            const modelJson: tf.io.ModelJSON = {
+              modelTopology: artifacts.modelTopology!,
+              format: artifacts.format ?? 'layers-model',
+              generatedBy: artifacts.generatedBy ?? 'cvae-repl',
+              convertedBy: null,
+              weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
+            };
+            await writeFile(path.join(temp, WEIGHTS_BIN), Buffer.from(weights));
+            await writeFile(path.join(temp, MODEL_JSON), JSON.stringify(modelJson));
+            return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+          }),
+        );
+      },
+      json: async (name, value) => {
+        await writeFile(path.join(temp, name), `${JSON.stringify(value, null, 2)}\n`);
+      },
+    });
+    // rename() cannot replace a non-empty directory: move the old one aside first, then drop it.
+    let hadOld = true;
+    try {
+      await rename(target, old);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      hadOld = false;
+    }
+    try {
+      await rename(temp, target);
+    } catch (error) {
+      if (hadOld) await rename(old, target).catch(() => undefined);
+      throw error;
+    }
+    if (hadOld) await rm(old, { recursive: true, force: true });
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Reads `model.json` + `weights.bin` from `dir` (no network, no tfjs-node file:// handler needed). */
+export async function readLayersModel(dir: string): Promise<tfl.LayersModel> {
+  const json = JSON.parse(await readFile(path.join(dir, MODEL_JSON), 'utf8')) as tf.io.ModelJSON;
+  const manifest = json.weightsManifest?.[0];
+  if (manifest === undefined || json.modelTopology === undefined) throw new Error(`${MODEL_JSON} has no topology or weights manifest`);
+  const buffers = await Promise.all(
+    json.weightsManifest.flatMap((group) => group.paths).map(async (file) => {
+      const bytes = await readFile(path.join(dir, file));
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    }),
+  );
+  const weightSpecs = json.weightsManifest.flatMap((group) => group.weights);
+  const expected = weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  const weightData = tf.io.CompositeArrayBuffer.join(buffers);
+  if (weightData.byteLength !== expected) throw new Error(`${WEIGHTS_BIN} has ${weightData.byteLength} bytes, ${MODEL_JSON} describes ${expected}`);
+  return tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData, format: json.format }));
+}
