@@ -67,9 +67,11 @@ describe('wasm kernels', () => {
     await initBackend('wasm');
   });
 
-  it('registers Conv2DBackpropFilter on wasm', () => {
-    assert.ok(CUSTOM_WASM_KERNELS.includes('Conv2DBackpropFilter'));
-    assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
+  it('registers its kernels on wasm', () => {
+    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput']) {
+      assert.ok(CUSTOM_WASM_KERNELS.includes(name));
+      assert.equal(tf.getKernel(name, 'wasm')?.kernelFunc.name, name.charAt(0).toLowerCase() + name.slice(1));
+    }
   });
 
   for (const [i, c] of CASES.entries()) {
@@ -98,6 +100,26 @@ describe('wasm kernels', () => {
       assert.ok(maxAbsDiff(cpu[0]!, wasm[0]!) < 1e-4, `max diff ${maxAbsDiff(cpu[0]!, wasm[0]!)}`);
     });
 
+    it(`Conv2DBackpropInput matches cpu: ${label}`, async () => {
+      const wv = seeded([c.k, c.k, inC, c.outC], 31 + i);
+      const dyv = seeded([b, oh, ow, c.outC], 57 + i);
+      const { cpu, wasm } = await onBoth(() => {
+        const filter = tf.tensor4d(wv, [c.k, c.k, inC, c.outC]);
+        const dy = tf.tensor4d(dyv, [b, oh, ow, c.outC]);
+        return [
+          tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, {
+            strides: [c.stride, c.stride],
+            pad: c.pad,
+            dataFormat: 'NHWC',
+            dimRoundingMode: undefined,
+            inputShape: c.x,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        ];
+      });
+      assert.equal(cpu[0]!.length, b * h * w * inC);
+      assert.ok(maxAbsDiff(cpu[0]!, wasm[0]!) < 1e-4, `max diff ${maxAbsDiff(cpu[0]!, wasm[0]!)}`);
+    });
+
     it(`conv2d forward and gradients match cpu: ${label}`, async () => {
       const xv = seeded(c.x, 5 + i);
       const wv = seeded([c.k, c.k, inC, c.outC], 7 + i);
@@ -119,11 +141,41 @@ describe('wasm kernels', () => {
     });
   }
 
+  // Conv2DTranspose runs Conv2DBackpropInput forward; its gradients are conv2d and Conv2DBackpropFilter.
+  const TRANSPOSED: readonly { x: [number, number, number, number]; outC: number; pad: Pad }[] = [
+    { x: [3, 4, 4, 64], outC: 32, pad: 'same' },
+    { x: [2, 8, 8, 32], outC: 16, pad: 'same' },
+    { x: [2, 7, 7, 16], outC: 16, pad: 'same' },
+    { x: [2, 5, 6, 4], outC: 3, pad: 'valid' },
+  ];
+  for (const [i, t] of TRANSPOSED.entries()) {
+    it(`conv2dTranspose (stride 2) forward and gradients match cpu: x ${t.x.join('x')} -> ${t.outC}, ${t.pad}`, async () => {
+      const [b, h, w, inC] = t.x;
+      const oh = t.pad === 'same' ? 2 * h : 2 * h + 1;
+      const ow = t.pad === 'same' ? 2 * w : 2 * w + 1;
+      const xv = seeded(t.x, 200 + i);
+      const wv = seeded([3, 3, t.outC, inC], 300 + i);
+      const rv = seeded([b, oh, ow, t.outC], 400 + i);
+      const { cpu, wasm } = await onBoth(() => {
+        const x = tf.tensor4d(xv, t.x);
+        const f = tf.tensor4d(wv, [3, 3, t.outC, inC]);
+        const r = tf.tensor4d(rv, [b, oh, ow, t.outC]);
+        const up = (xx: tf.Tensor, ff: tf.Tensor) => tf.conv2dTranspose(xx as tf.Tensor4D, ff as tf.Tensor4D, [b, oh, ow, t.outC], 2, t.pad);
+        const [dx, df] = tf.grads((xx: tf.Tensor, ff: tf.Tensor) => tf.sum(tf.mul(up(xx, ff), r)))([x, f]);
+        return [up(x, f), dx!, df!];
+      });
+      for (let j = 0; j < 3; j++) {
+        const d = maxAbsDiff(cpu[j]!, wasm[j]!);
+        assert.ok(d < 1e-4, `${['forward', 'dx', 'dw'][j]} max diff ${d}`);
+      }
+    });
+  }
+
   it('leaves no tensors behind', async () => {
     await initBackend('wasm');
     const x = tf.tensor4d(seeded([2, 8, 8, 3], 1), [2, 8, 8, 3]);
     const f = tf.tensor4d(seeded([3, 3, 3, 4], 2), [3, 3, 3, 4]);
-    const g = tf.grad((ff: tf.Tensor) => tf.sum(tf.conv2d(x, ff as tf.Tensor4D, 2, 'same')));
+    const g = tf.grad((ff: tf.Tensor) => tf.sum(tf.conv2dTranspose(tf.conv2d(x, ff as tf.Tensor4D, 2, 'same'), ff as tf.Tensor4D, [2, 8, 8, 3], 2, 'same')));
     tf.dispose(g(f));
     const tensors = tf.memory().numTensors;
     const bytes = tf.memory().numBytes;

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
+import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { captureStock } from './scope.js';
 
 interface CustomKernel {
@@ -11,7 +12,10 @@ interface CustomKernel {
   readonly kernelFunc: tf.KernelFunc;
 }
 
-const KERNELS: readonly CustomKernel[] = [{ name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc }];
+const KERNELS: readonly CustomKernel[] = [
+  { name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc },
+  { name: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc },
+];
 
 /** The kernel names this module registers on wasm. */
 export const CUSTOM_WASM_KERNELS: readonly string[] = KERNELS.map((k) => k.name);
