@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { activeBackend, BackendError, initBackend, isBackendChoice } from '../src/engine/backend.js';
 import type { BackendChoice } from '../src/engine/types.js';
-import { buildNotebookModel } from '../bench/notebook-model.js';
+import { buildCvae, disposeCvae, runModel } from '../src/engine/model.js';
 
 const require = createRequire(import.meta.url);
 function nativeInstalled(): boolean {
@@ -63,16 +63,16 @@ describe('initBackend', () => {
 
   it("trains one step of the notebook's model on wasm without leaking tensors", async () => {
     await initBackend('wasm');
-    const m = buildNotebookModel();
+    const m = buildCvae();
     const vars = [...m.encoder.trainableWeights, ...m.decoder.trainableWeights].map((w) => w.read() as tf.Variable);
     const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
     const c = tf.cast(tf.oneHot(tf.tensor1d([0, 3, 5, 9], 'int32'), 10), 'float32') as tf.Tensor2D;
     const step = () =>
       tf.tidy(() => {
         const { value, grads } = tf.variableGrads(() => {
-          const [mu, lv] = m.encoder.apply([x, c], { training: true }) as tf.Tensor2D[];
-          const y = m.decoder.apply([tf.add(mu!, tf.exp(lv!)), c], { training: true }) as tf.Tensor;
-          return tf.mean(tf.squaredDifference(y, x)) as tf.Scalar;
+          const [mu, lv] = runModel(m.encoder, [x, c], true);
+          const [y] = runModel(m.decoder, [tf.add(mu!, tf.exp(lv!)), c], true);
+          return tf.mean(tf.squaredDifference(y!, x)) as tf.Scalar;
         }, vars);
         return [value, ...Object.values(grads)];
       });
@@ -83,8 +83,7 @@ describe('initBackend', () => {
     for (const g of outs) assert.ok((await g.data()).every(Number.isFinite));
     tf.dispose(outs);
     assert.equal(tf.memory().numTensors, before);
-    m.encoder.dispose();
-    m.decoder.dispose();
+    disposeCvae(m);
     tf.dispose([x, c]);
   });
 });
