@@ -179,6 +179,12 @@ export function gatherBatch(set: MnistSet, order: ArrayLike<number>, start: numb
   return { size, images, onehot: oneHot(labels), labels };
 }
 
+/** The examples `start..end)` of `set` in their stored order (evaluation, encoding). */
+export function sliceBatch(set: MnistSet, start: number, end: number): Batch {
+  const labels = set.labels.slice(start, end);
+  return { size: end - start, images: set.images.slice(start * PIXELS, end * PIXELS), onehot: oneHot(labels), labels };
+}
+
 /** Batch boundaries over `n` examples; the last partial batch is kept, as Keras `fit` does. */
 export function batchRanges(n: number, batchSize: number): Array<readonly [number, number]> {
   const ranges: Array<readonly [number, number]> = [];

@@ -5,8 +5,10 @@
  * serialisable activation. One difference we must undo: tfjs-layers initialises Conv and Dense kernels
  * Glorot-*normal* by default, Keras Glorot-*uniform*, so every kernel names its initializer.
  */
+import { tensor, type Tensor } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES } from './data.js';
+import type { Rng } from './rng.js';
 
 /** The architecture's free parameters; saved in every checkpoint and read first on load. */
 export interface ModelConfig {
@@ -101,4 +103,62 @@ export function buildCvae(config: ModelConfig = DEFAULT_MODEL_CONFIG): Cvae {
 export function disposeCvae(model: Cvae): void {
   model.encoder.dispose();
   model.decoder.dispose();
+}
+
+/**
+ * Runs a functional model on concrete tensors with Keras' `training` flag passed to every layer.
+ * tfjs-layers' `model.apply(x, {training: true})` drops the flag inside a functional model (each
+ * node replays the call arguments recorded when the graph was built), so BatchNormalization would
+ * silently use its moving statistics while training. Here each layer is applied in the model's own
+ * topological order (`model.layers`) with `{training}`: BatchNorm then normalises with the batch
+ * statistics and updates its moving mean / variance, as Keras does inside `fit`.
+ */
+export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean): Tensor[] {
+  const values = new Map<number, Tensor>();
+  model.inputs.forEach((input, i) => {
+    const value = inputs[i];
+    if (value === undefined) throw new RangeError(`${model.name} takes ${model.inputs.length} inputs, got ${inputs.length}`);
+    values.set(input.id, value);
+  });
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    // Each layer of these models is called exactly once, so it has exactly one inbound node.
+    const node = layer.inboundNodes[0]!;
+    const args = node.inputTensors.map((s) => values.get(s.id)!);
+    const out = layer.apply(args.length === 1 ? args[0]! : args, { training }) as Tensor | Tensor[];
+    const outs = Array.isArray(out) ? out : [out];
+    node.outputTensors.forEach((s, i) => values.set(s.id, outs[i]!));
+  }
+  return model.outputs.map((output) => values.get(output.id)!);
+}
+
+/**
+ * Re-draws every weight from `rng` with Keras' initial values (Glorot-uniform kernels, zero biases,
+ * BatchNorm gamma 1 / beta 0 / moving mean 0 / moving variance 1), so that a seed fixes a whole run.
+ * tfjs' own initializers draw from an unseeded global stream.
+ */
+export function seedWeights(model: Cvae, rng: Rng): void {
+  for (const part of [model.encoder, model.decoder]) {
+    for (const layer of part.layers) {
+      const values = layer.weights.map((weight) => {
+        const shape = weight.shape as number[];
+        const size = shape.reduce((a, b) => a * b, 1);
+        const name = weight.originalName;
+        const data = new Float32Array(size);
+        if (shape.length >= 2) {
+          // Kernels: [in, out] (Dense) or [kh, kw, in, out] / [kh, kw, out, in] (Conv / ConvTranspose).
+          const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+          const limit = Math.sqrt(6 / (receptive * (shape[shape.length - 2]! + shape[shape.length - 1]!)));
+          for (let i = 0; i < size; i++) data[i] = (2 * rng.uniform() - 1) * limit;
+        } else if (/(gamma|moving_variance)(_\d+)?$/.test(name)) {
+          data.fill(1);
+        }
+        return tensor(data, shape);
+      });
+      if (values.length > 0) {
+        layer.setWeights(values);
+        values.forEach((v) => v.dispose());
+      }
+    }
+  }
 }

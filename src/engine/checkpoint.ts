@@ -1,0 +1,407 @@
+/**
+ * Checkpoints: a directory in the standard TensorFlow.js LayersModel format plus our metadata.
+ *
+ *   <dir>/encoder/model.json + weights.bin   tf.loadLayersModel can read these as they are
+ *   <dir>/decoder/model.json + weights.bin
+ *   <dir>/optimizer.bin                      Adam's m and v (float32, in meta.optimizer.variables order)
+ *   <dir>/meta.json                          config, history, data fingerprint, fitted latent density ...
+ *
+ * Saving is atomic: everything is written and fsynced into a sibling `<dir>.partial-*`, then the old
+ * directory is renamed to `<dir>.previous`, the new one to `<dir>`, and only then is the backup deleted.
+ * A crash at any point leaves either the old or the new checkpoint complete; if it leaves only the
+ * backup, loading renames it back.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { CheckpointError } from './errors.js';
+import { DEFAULT_MODEL_CONFIG, type Cvae, type ModelConfig } from './model.js';
+import { validateLatentPrior, type LatentPrior } from './prior.js';
+import type { BackendName, CheckpointSummary } from './types.js';
+
+/** Bumped when the layout or meta.json changes incompatibly; loading refuses versions it does not know. */
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+/** One row of the training history. */
+export interface EpochMetrics {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly recon: number;
+  readonly kl: number;
+  readonly testRecon: number;
+  readonly testKl: number;
+  readonly seconds: number;
+}
+
+/** The training recipe a checkpoint was made with (what `--resume` continues). */
+export interface TrainingRecipe {
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly gamma: number;
+  readonly seed: number;
+  readonly limit: number | null;
+  readonly adam: { readonly beta1: number; readonly beta2: number; readonly epsilon: number };
+}
+
+/** Where Adam's state lives and what it holds. */
+export interface OptimizerManifest {
+  readonly file: 'optimizer.bin';
+  readonly step: number;
+  /** Trainable variables in order; the file holds all m's, then all v's, float32, in this order. */
+  readonly variables: ReadonlyArray<{ readonly name: string; readonly shape: readonly number[] }>;
+}
+
+/** meta.json. */
+export interface CheckpointMeta {
+  readonly formatVersion: number;
+  readonly generatedBy: string;
+  readonly model: ModelConfig;
+  readonly training: TrainingRecipe;
+  readonly epochsTrained: number;
+  /** Training images the model learned from (the training set size, after `--limit`). */
+  readonly trainSamples: number;
+  readonly backend: BackendName;
+  /** Training time over the checkpoint's life, seconds. */
+  readonly wallSeconds: number;
+  readonly history: readonly EpochMetrics[];
+  readonly data: { readonly fingerprint: string; readonly trainCount: number; readonly source: string };
+  /** Absent until training finished its epochs and fitted the density (then the `fitted` sampler works). */
+  readonly prior: LatentPrior | null;
+  readonly optimizer: OptimizerManifest | null;
+  readonly savedAt: string;
+}
+
+/** Adam's state as plain arrays, aligned with `OptimizerManifest.variables`. */
+export interface OptimizerSnapshot {
+  readonly step: number;
+  readonly names: readonly string[];
+  readonly m: readonly Float32Array[];
+  readonly v: readonly Float32Array[];
+}
+
+/** A loaded checkpoint. The caller owns (and disposes) the models. */
+export interface LoadedCheckpoint {
+  readonly dir: string;
+  readonly encoder: tfl.LayersModel;
+  readonly decoder: tfl.LayersModel;
+  readonly meta: CheckpointMeta;
+  /** Present when asked for and stored. */
+  readonly optimizer?: OptimizerSnapshot;
+}
+
+/** Test hook: called at named points of a save; throwing (or killing the process) simulates a crash there. */
+export type SaveFaultHook = (stage: 'files-written' | 'old-moved-aside' | 'new-in-place') => void;
+
+export interface SaveOptions {
+  faultHook?: SaveFaultHook;
+}
+
+const META_FILE = 'meta.json';
+const OPTIMIZER_FILE = 'optimizer.bin';
+const PARTS = ['encoder', 'decoder'] as const;
+
+/** The sibling that holds the previous checkpoint while a save swaps directories. */
+export function backupDirOf(dir: string): string {
+  return `${path.resolve(dir)}.previous`;
+}
+
+/** Writes a checkpoint atomically (see the module comment). */
+export async function saveCheckpoint(dir: string, model: Cvae, meta: CheckpointMeta, optimizer?: OptimizerSnapshot, options: SaveOptions = {}): Promise<void> {
+  const target = path.resolve(dir);
+  const parent = path.dirname(target);
+  const backup = backupDirOf(target);
+  await mkdir(parent, { recursive: true });
+  await removeStalePartials(target);
+  const temp = `${target}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await mkdir(temp);
+    for (const part of PARTS) {
+      await mkdir(path.join(temp, part));
+      const { modelJson, weights } = await serializeModel(model[part]);
+      await writeSynced(path.join(temp, part, 'weights.bin'), weights);
+      await writeSynced(path.join(temp, part, 'model.json'), JSON.stringify(modelJson));
+      await fsyncDir(path.join(temp, part));
+    }
+    let manifest: OptimizerManifest | null = null;
+    if (optimizer) {
+      const variables = optimizer.names.map((name, i) => ({ name, shape: shapeOfLength(model, name, optimizer.m[i]!.length) }));
+      manifest = { file: OPTIMIZER_FILE, step: optimizer.step, variables };
+      await writeSynced(path.join(temp, OPTIMIZER_FILE), concatFloat32([...optimizer.m, ...optimizer.v]));
+    }
+    const fullMeta: CheckpointMeta = { ...meta, formatVersion: CHECKPOINT_FORMAT_VERSION, optimizer: manifest, savedAt: new Date().toISOString() };
+    await writeSynced(path.join(temp, META_FILE), `${JSON.stringify(fullMeta, null, 1)}\n`);
+    await fsyncDir(temp);
+    options.faultHook?.('files-written');
+
+    // The swap. A valid checkpoint exists at every instant: <dir>, or <dir>.previous while <dir> is absent.
+    if (existsSync(target)) {
+      if (existsSync(backup)) await rm(backup, { recursive: true, force: true }); // <dir> is the newer one
+      await rename(target, backup);
+      await fsyncDir(parent);
+      options.faultHook?.('old-moved-aside');
+    }
+    await rename(temp, target);
+    await fsyncDir(parent);
+    options.faultHook?.('new-in-place');
+    await rm(backup, { recursive: true, force: true });
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true }).catch(() => undefined);
+    if (error instanceof CheckpointError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code) throw new CheckpointError(target, `cannot write the checkpoint (${code}); check the directory is writable and the disk has space`);
+    throw error;
+  }
+}
+
+/** Reads and validates meta.json only (fast; for summaries and resume checks). Recovers a crash-left backup first. */
+export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta> {
+  const target = await recoverIfNeeded(path.resolve(dir));
+  return parseMeta(target);
+}
+
+/** Loads and validates a checkpoint. `withOptimizer` also reads Adam's state (for `--resume`). */
+export async function loadCheckpoint(dir: string, options: { withOptimizer?: boolean } = {}): Promise<LoadedCheckpoint> {
+  const target = await recoverIfNeeded(path.resolve(dir));
+  const meta = await parseMeta(target);
+  const encoder = await loadPart(target, 'encoder');
+  let decoder: tfl.LayersModel;
+  try {
+    decoder = await loadPart(target, 'decoder');
+  } catch (error) {
+    encoder.dispose();
+    throw error;
+  }
+  try {
+    checkModelShapes(target, meta.model, encoder, decoder);
+    let optimizer: OptimizerSnapshot | undefined;
+    if (options.withOptimizer && meta.optimizer) optimizer = await readOptimizer(target, meta.optimizer, { encoder, decoder });
+    return { dir: target, encoder, decoder, meta, ...(optimizer ? { optimizer } : {}) };
+  } catch (error) {
+    encoder.dispose();
+    decoder.dispose();
+    throw error;
+  }
+}
+
+/** What a front end shows about a checkpoint. */
+export function summarizeCheckpoint(dir: string, meta: CheckpointMeta): CheckpointSummary {
+  const last = meta.history[meta.history.length - 1];
+  return {
+    dir: path.resolve(dir),
+    epochsTrained: meta.epochsTrained,
+    trainSamples: meta.trainSamples,
+    backendTrainedOn: meta.backend,
+    hasFittedPrior: meta.prior !== null,
+    ...(last ? { testMse: last.testRecon } : {}),
+  };
+}
+
+/** Trainable variables of both models in a fixed order, named `<model>/<weight>`; the order Adam's state is stored in. */
+export function trainableVariables(model: Cvae): Array<{ name: string; variable: tf.Variable }> {
+  return PARTS.flatMap((part) =>
+    model[part].trainableWeights.map((w) => ({ name: `${part}/${w.originalName}`, variable: w.read() as tf.Variable })),
+  );
+}
+
+// ---- internals ----------------------------------------------------------------------------------
+
+async function recoverIfNeeded(target: string): Promise<string> {
+  if (existsSync(target)) return target;
+  const backup = backupDirOf(target);
+  if (existsSync(backup)) {
+    // A save crashed between moving the old checkpoint aside and putting the new one in place.
+    await rename(backup, target);
+    return target;
+  }
+  throw new CheckpointError(target, 'no checkpoint here; train one with `cvae-repl train --checkpoint DIR` or pass the right --checkpoint');
+}
+
+async function parseMeta(target: string): Promise<CheckpointMeta> {
+  const file = path.join(target, META_FILE);
+  const text = await readText(file);
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(text) as CheckpointMeta;
+  } catch {
+    throw new CheckpointError(file, 'is not valid JSON; the checkpoint is damaged, retrain or restore it');
+  }
+  if (typeof meta !== 'object' || meta === null) throw new CheckpointError(file, 'is not a JSON object; retrain or restore the checkpoint');
+  if (meta.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new CheckpointError(file, `format version ${String(meta.formatVersion)} is not supported (this build reads version ${CHECKPOINT_FORMAT_VERSION}); retrain the checkpoint or upgrade cvae-repl`);
+  }
+  const m = meta.model;
+  if (!m || !isPositiveInt(m.latentDim) || !isPositiveInt(m.imageSize) || !isPositiveInt(m.numClasses)) {
+    throw new CheckpointError(file, 'has no valid model config (latentDim, imageSize, numClasses); retrain the checkpoint');
+  }
+  if (m.imageSize !== DEFAULT_MODEL_CONFIG.imageSize || m.numClasses !== DEFAULT_MODEL_CONFIG.numClasses) {
+    throw new CheckpointError(file, `is for ${m.imageSize}x${m.imageSize} images and ${m.numClasses} classes; this app needs 28x28 MNIST digits`);
+  }
+  if (!Number.isInteger(meta.epochsTrained) || meta.epochsTrained < 0 || !Array.isArray(meta.history)) {
+    throw new CheckpointError(file, 'has no valid epochsTrained / history; retrain the checkpoint');
+  }
+  const prior = meta.prior == null ? null : validateLatentPrior(meta.prior, m.latentDim, file);
+  return { ...meta, prior, optimizer: meta.optimizer ?? null };
+}
+
+async function loadPart(target: string, part: (typeof PARTS)[number]): Promise<tfl.LayersModel> {
+  const jsonFile = path.join(target, part, 'model.json');
+  const text = await readText(jsonFile);
+  let modelJson: tf.io.ModelJSON;
+  try {
+    modelJson = JSON.parse(text) as tf.io.ModelJSON;
+  } catch {
+    throw new CheckpointError(jsonFile, 'is not valid JSON; the checkpoint is damaged, retrain or restore it');
+  }
+  if (modelJson?.format !== 'layers-model' || !modelJson.modelTopology || !Array.isArray(modelJson.weightsManifest)) {
+    throw new CheckpointError(jsonFile, 'is not a TensorFlow.js LayersModel (format, modelTopology, weightsManifest); retrain the checkpoint');
+  }
+  const specs = tf.io.getWeightSpecs(modelJson.weightsManifest);
+  const paths = modelJson.weightsManifest.flatMap((group) => group.paths);
+  const buffers: Buffer[] = [];
+  for (const p of paths) {
+    const file = path.join(target, part, p);
+    if (path.dirname(path.resolve(file)) !== path.join(target, part)) throw new CheckpointError(jsonFile, `names weights file ${p} outside its directory`);
+    buffers.push(await readBytes(file));
+  }
+  const weights = Buffer.concat(buffers);
+  const expected = specs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * bytesPerValue(spec.dtype), 0);
+  if (weights.length !== expected) {
+    throw new CheckpointError(path.join(target, part, paths[0] ?? 'weights.bin'), `holds ${weights.length} bytes, model.json needs ${expected}; the checkpoint is damaged, retrain or restore it`);
+  }
+  const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+  try {
+    return await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData }));
+  } catch (error) {
+    throw new CheckpointError(jsonFile, `cannot be rebuilt (${oneLine(error)}); retrain the checkpoint`);
+  }
+}
+
+function checkModelShapes(target: string, config: ModelConfig, encoder: tfl.LayersModel, decoder: tfl.LayersModel): void {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const side = config.imageSize;
+  const expectations: Array<[string, unknown, unknown]> = [
+    ['encoder inputs', encoder.inputs.map((t) => t.shape), [[null, side, side, 1], [null, config.numClasses]]],
+    ['encoder outputs', encoder.outputs.map((t) => t.shape), [[null, config.latentDim], [null, config.latentDim]]],
+    ['decoder inputs', decoder.inputs.map((t) => t.shape), [[null, config.latentDim], [null, config.numClasses]]],
+    ['decoder outputs', decoder.outputs.map((t) => t.shape), [[null, side, side, 1]]],
+  ];
+  for (const [what, actual, expected] of expectations) {
+    if (!same(actual, expected)) {
+      const part = what.startsWith('encoder') ? 'encoder' : 'decoder';
+      throw new CheckpointError(path.join(target, part, 'model.json'), `${what} are ${JSON.stringify(actual)}, meta.json's config needs ${JSON.stringify(expected)}; retrain the checkpoint`);
+    }
+  }
+}
+
+async function readOptimizer(target: string, manifest: OptimizerManifest, model: Cvae): Promise<OptimizerSnapshot> {
+  const file = path.join(target, manifest.file);
+  const variables = trainableVariables(model);
+  const fail = (what: string): never => {
+    throw new CheckpointError(file, `${what}; resume is impossible, train without --resume`);
+  };
+  if (manifest.variables.length !== variables.length) fail(`holds state for ${manifest.variables.length} variables, the model has ${variables.length}`);
+  manifest.variables.forEach((entry, i) => {
+    if (JSON.stringify(entry.shape) !== JSON.stringify(variables[i]!.variable.shape)) fail(`variable ${entry.name} has shape ${JSON.stringify(entry.shape)}, the model needs ${JSON.stringify(variables[i]!.variable.shape)}`);
+  });
+  const bytes = await readBytes(file);
+  const sizes = manifest.variables.map((v) => v.shape.reduce((a, b) => a * b, 1));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (bytes.length !== 2 * total * 4) fail(`is ${bytes.length} bytes, expected ${2 * total * 4}`);
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const m: Float32Array[] = [];
+  const v: Float32Array[] = [];
+  let offset = 0;
+  for (const size of sizes) (m.push(all.slice(offset, offset + size)), (offset += size));
+  for (const size of sizes) (v.push(all.slice(offset, offset + size)), (offset += size));
+  if (!Number.isInteger(manifest.step) || manifest.step < 0) fail('has an invalid step count');
+  return { step: manifest.step, names: manifest.variables.map((x) => x.name), m, v };
+}
+
+async function serializeModel(model: tfl.LayersModel): Promise<{ modelJson: tf.io.ModelJSON; weights: Buffer }> {
+  let captured: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      captured = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!captured?.weightSpecs || !captured.weightData || !captured.modelTopology) throw new Error(`saving ${model.name} produced no weights`);
+  const data = captured.weightData;
+  const weights = Array.isArray(data) ? Buffer.concat(data.map((b) => Buffer.from(b))) : Buffer.from(data as ArrayBuffer);
+  const modelJson: tf.io.ModelJSON = {
+    modelTopology: captured.modelTopology,
+    format: 'layers-model',
+    generatedBy: captured.generatedBy ?? 'TensorFlow.js tfjs-layers',
+    convertedBy: null,
+    weightsManifest: [{ paths: ['weights.bin'], weights: captured.weightSpecs }],
+  };
+  return { modelJson, weights };
+}
+
+function shapeOfLength(model: Cvae, name: string, length: number): number[] {
+  const found = trainableVariables(model).find((v) => v.name === name);
+  if (!found || found.variable.size !== length) throw new Error(`optimizer state ${name} does not match a trainable variable`);
+  return found.variable.shape.slice();
+}
+
+function concatFloat32(arrays: readonly Float32Array[]): Buffer {
+  return Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
+}
+
+async function writeSynced(file: string, data: string | Buffer): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the renames are still atomic there.
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes `<dir>.partial-*` left by saves that crashed while writing. */
+async function removeStalePartials(target: string): Promise<void> {
+  const prefix = `${path.basename(target)}.partial-`;
+  const entries = await readdir(path.dirname(target)).catch(() => [] as string[]);
+  for (const entry of entries) if (entry.startsWith(prefix)) await rm(path.join(path.dirname(target), entry), { recursive: true, force: true });
+}
+
+async function readText(file: string): Promise<string> {
+  return (await readBytes(file)).toString('utf8');
+}
+
+async function readBytes(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CheckpointError(file, 'is missing; the checkpoint is incomplete, retrain or restore it');
+    throw new CheckpointError(file, `cannot be read (${code ?? oneLine(error)})`);
+  }
+}
+
+function bytesPerValue(dtype: string): number {
+  return dtype === 'float32' || dtype === 'int32' ? 4 : dtype === 'bool' ? 1 : 4;
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0;
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}
+
