@@ -48,7 +48,7 @@ test('a digit draws a 3x3 grid of half-blocks and the prompt comes back', async 
   const { app, generator, frame } = setup();
   await waitFor(() => frame().includes('input digit to generate:'), 'the prompt');
   assert.match(frame(), /backend cpu · checkpoint \/fake\/checkpoint \(30 epochs on 60,000 images/);
-  assert.match(frame(), /hint: the native backend/); // auto chose cpu: one short hint
+  assert.match(frame(), /hint: `npm install @tensorflow\/tfjs-node`/); // auto chose cpu: one short hint
   await type(app, '3');
   app.stdin.write('\r');
   await waitFor(() => generator.calls.length === 1 && frame().trimEnd().endsWith('input digit to generate:'), 'the grid and a fresh prompt');

@@ -5,9 +5,10 @@
  */
 import React, { useCallback, useEffect, useLayoutEffect, useReducer, useRef } from 'react';
 import { Box, Static, Text, useApp, useInput, useStdout } from 'ink';
-import type { BackendChoice, DigitGenerator, GrayImage, SamplerName, TrainCallbacks, TrainOutcome } from '../engine/types.js';
-import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
-import { GridText, HistoryLine, Prompt, TrainingProgress } from './components.js';
+import type { BackendChoice, DigitGenerator, SamplerName, TrainCallbacks, TrainOutcome } from '../engine/types.js';
+import { renderGrid, type RenderMode } from '../render/terminal.js';
+import { HistoryLine, Prompt, TrainingProgress } from './components.js';
+import { errorMessage, renderPreview } from './format.js';
 import { initialState, reducer, type HistoryItem } from './reducer.js';
 
 export interface AppServices {
@@ -35,21 +36,6 @@ export interface AppProps {
   version: string;
   /** Receives the exit code just before the app unmounts. */
   onExit(code: number): void;
-}
-
-/** The first line of an error's message: engine errors are one line; anything else must not dump a stack. */
-export function errorMessage(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
-
-/** One sample per digit, in a row, as the preview after each training epoch. */
-export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, columns: number): RenderedGrid | undefined {
-  if (preview.length === 0) return undefined;
-  const grid = renderGrid(preview, { mode, columns, cols: preview.length });
-  // The shrink note is for prompts; a preview strip is small on purpose.
-  if (grid.kind === 'text' && grid.note !== undefined) return { kind: 'text', mode: grid.mode, lines: grid.lines };
-  return grid;
 }
 
 function payloadOf(item: HistoryItem): string | undefined {

@@ -1,5 +1,6 @@
 /** Plain-text pieces shared by the Ink UI and line mode. */
-import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport } from '../engine/types.js';
+import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage } from '../engine/types.js';
+import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
 
 /** `1h02m`, `3m12s`, `45s`. */
 export function formatDuration(seconds: number): string {
@@ -45,10 +46,26 @@ export function describeCheckpoint(checkpoint: CheckpointSummary, cwd = process.
 /** The one short hint shown when the native backend could have been used but did not load. */
 export function backendHint(choice: BackendChoice, backend: BackendName): string | undefined {
   if (choice !== 'auto' || backend === 'tensorflow') return undefined;
-  return 'hint: the native backend (@tensorflow/tfjs-node) is not installed; `npm install @tensorflow/tfjs-node` makes training much faster';
+  return 'hint: `npm install @tensorflow/tfjs-node` adds the native backend (much faster training)';
 }
 
 /** The header line: version, backend, checkpoint. */
 export function formatHeader(version: string, backend: BackendName, checkpoint: CheckpointSummary): string {
   return `cvae-repl ${version} · backend ${backend} · checkpoint ${describeCheckpoint(checkpoint)}`;
 }
+
+/** The first line of an error's message: engine errors are one line; anything else must not dump a stack. */
+export function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}
+
+/** One sample per digit, in a row, as the preview after each training epoch. */
+export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, columns: number): RenderedGrid | undefined {
+  if (preview.length === 0) return undefined;
+  const grid = renderGrid(preview, { mode, columns, cols: preview.length });
+  // The shrink note is for prompts; a preview strip is small on purpose.
+  if (grid.kind === 'text' && grid.note !== undefined) return { kind: 'text', mode: grid.mode, lines: grid.lines };
+  return grid;
+}
+

@@ -1,0 +1,301 @@
+#!/usr/bin/env node
+/**
+ * The bin: parse flags, open settings, pick the mode (Ink UI, line mode when stdin is not a terminal,
+ * or a subcommand), run it, and turn any error into one line and an exit code. Everything heavy
+ * (Ink, React, tfjs) is imported only when the chosen mode needs it, so --help, --version and
+ * config answer at once.
+ */
+import path from 'node:path';
+import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainFlags } from './args.js';
+import { DEFAULT_TRAIN_OPTIONS, type BackendChoice, type DigitGenerator, type SampleOptions, type TrainCallbacks, type TrainOptions, type TrainOutcome } from './engine/types.js';
+import type { SettingsStore } from './settings.js';
+import type { AppServices } from './ui/app.js';
+import { VERSION } from './version.js';
+
+/** Where a subcommand writes. */
+interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** What `cvae-repl eval` passes to the eval command. */
+interface EvalOptions {
+  checkpointDir: string;
+  json: boolean;
+  out?: string;
+  backend: BackendChoice;
+}
+
+// The engine's entry points, loaded on demand (they pull in tfjs).
+interface GeneratorModule {
+  loadGenerator(checkpointDir: string, backend: BackendChoice): Promise<DigitGenerator>;
+}
+interface TrainModule {
+  trainCheckpoint(options: TrainOptions, callbacks: TrainCallbacks): Promise<TrainOutcome>;
+}
+interface TrainCommandModule {
+  runTrainCommand(options: TrainOptions, io: CommandIo, signal?: AbortSignal): Promise<number>;
+}
+interface SampleCommandModule {
+  runSampleCommand(options: SampleOptions, io: CommandIo): Promise<number>;
+}
+interface EvalCommandModule {
+  runEvalCommand(options: EvalOptions, io: CommandIo): Promise<number>;
+}
+interface FakeGeneratorModule {
+  createFakeGenerator(): DigitGenerator;
+}
+
+/** A part of the app that this build does not contain. */
+class MissingModuleError extends Error {
+  override readonly name = 'MissingModuleError';
+}
+
+async function importModule<T>(specifier: string, what: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const base = path.basename(specifier, '.js');
+    if (code === 'ERR_MODULE_NOT_FOUND' && error instanceof Error && error.message.includes(base)) {
+      throw new MissingModuleError(`${what} is not available in this build (${specifier} is missing)`);
+    }
+    throw error;
+  }
+}
+
+const stdio: CommandIo = { stdout: process.stdout, stderr: process.stderr };
+
+function say(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+async function openStore(): Promise<SettingsStore> {
+  const { openSettings } = await import('./settings.js');
+  const store = openSettings();
+  for (const warning of store.warnings) say(process.stderr, warning);
+  return store;
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}
+
+async function runConfig(action: ConfigAction): Promise<number> {
+  const { formatSettings, SettingsError } = await import('./settings.js');
+  const store = await openStore();
+  switch (action.kind) {
+    case 'show':
+      process.stdout.write(formatSettings(store));
+      return 0;
+    case 'reset':
+      store.reset();
+      say(process.stdout, `settings reset to defaults (${store.path})`);
+      return 0;
+    case 'set':
+      try {
+        store.set(action.key, action.value);
+      } catch (error) {
+        if (!(error instanceof SettingsError)) throw error;
+        say(process.stderr, `error: ${error.message}`);
+        say(process.stderr, 'run `cvae-repl config` to see the settings and their values');
+        return 2;
+      }
+      process.stdout.write(formatSettings(store));
+      return 0;
+  }
+}
+
+async function trainOptionsFrom(flags: TrainFlags): Promise<TrainOptions> {
+  const { defaultTrainDir } = await import('./settings.js');
+  const d = DEFAULT_TRAIN_OPTIONS;
+  return {
+    epochs: flags.epochs ?? d.epochs,
+    batchSize: flags.batchSize ?? d.batchSize,
+    learningRate: flags.learningRate ?? d.learningRate,
+    gamma: flags.gamma ?? d.gamma,
+    checkpointDir: path.resolve(flags.checkpoint ?? defaultTrainDir()),
+    resume: flags.resume,
+    backend: flags.backend ?? d.backend,
+    ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(flags.dataDir === undefined ? {} : { dataDir: path.resolve(flags.dataDir) }),
+  };
+}
+
+/** Ctrl+C aborts the given controller once; a second Ctrl+C leaves at once. */
+function abortOnSigint(controller: AbortController): () => void {
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    say(process.stderr, 'stopping after the current batch; the last complete checkpoint is kept (Ctrl+C again to quit now)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return () => process.off('SIGINT', onSigint);
+}
+
+async function runTrain(flags: TrainFlags): Promise<number> {
+  const options = await trainOptionsFrom(flags);
+  const store = await openStore();
+  const { runTrainCommand } = await importModule<TrainCommandModule>('./commands/train.js', 'training');
+  const controller = new AbortController();
+  const release = abortOnSigint(controller);
+  try {
+    const code = await runTrainCommand(options, stdio, controller.signal);
+    const { readdirSync } = await import('node:fs');
+    let written = false;
+    try {
+      written = readdirSync(options.checkpointDir).length > 0;
+    } catch {
+      written = false;
+    }
+    if (code === 0 && written) {
+      store.setActiveCheckpoint(options.checkpointDir);
+      say(process.stderr, `active checkpoint: ${options.checkpointDir}`);
+    }
+    return code;
+  } finally {
+    release();
+  }
+}
+
+async function runSample(flags: SampleFlags): Promise<number> {
+  const { resolveCheckpoint } = await import('./settings.js');
+  const settings = (await openStore()).get();
+  const checkpoint = resolveCheckpoint(flags.checkpoint, settings);
+  if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
+  const options: SampleOptions = {
+    digit: flags.digit,
+    count: flags.count,
+    pad: flags.pad,
+    sampler: flags.sampler ?? settings.sampler,
+    scale: flags.scale ?? settings.scale,
+    checkpointDir: checkpoint.dir,
+    out: path.resolve(flags.out ?? `digit-${flags.digit}.png`),
+    backend: flags.backend ?? 'auto',
+    ...(flags.cols === undefined ? {} : { cols: flags.cols }),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+  };
+  const { runSampleCommand } = await importModule<SampleCommandModule>('./commands/sample.js', 'sampling');
+  return runSampleCommand(options, stdio);
+}
+
+async function runEval(flags: EvalFlags): Promise<number> {
+  const { resolveCheckpoint } = await import('./settings.js');
+  const settings = (await openStore()).get();
+  const checkpoint = resolveCheckpoint(flags.checkpoint, settings);
+  if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
+  const { runEvalCommand } = await importModule<EvalCommandModule>('./commands/eval.js', 'eval');
+  return runEvalCommand({ checkpointDir: checkpoint.dir, json: flags.json, backend: flags.backend ?? 'auto', ...(flags.out === undefined ? {} : { out: path.resolve(flags.out) }) }, stdio);
+}
+
+async function runRepl(flags: ReplFlags): Promise<number> {
+  const { resolveCheckpoint } = await import('./settings.js');
+  const { resolveRenderMode } = await import('./render/terminal.js');
+  const store = await openStore();
+  const settings = store.get();
+  const backend = flags.backend ?? 'auto';
+  const trainOptions = flags.train === undefined ? undefined : await trainOptionsFrom({ ...flags.train, ...(flags.backend === undefined ? {} : { backend: flags.backend }) });
+  const checkpoint = resolveCheckpoint(trainOptions?.checkpointDir ?? flags.checkpoint, settings);
+  if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
+
+  // Test-only: a deterministic generator from test/, so the UI runs without the engine or tfjs.
+  const fake = process.env.CVAE_REPL_FAKE_GENERATOR === '1';
+  const services: AppServices = {
+    loadGenerator: fake
+      ? async () => (await importModule<FakeGeneratorModule>('../test/fake-generator.js', 'the fake generator (a source checkout only)')).createFakeGenerator()
+      : async (dir) => (await importModule<GeneratorModule>('./engine/generator.js', 'the generator')).loadGenerator(dir, backend),
+    onTrained: (outcome) => store.setActiveCheckpoint(outcome.checkpointDir),
+  };
+  if (trainOptions !== undefined) {
+    services.train = async (callbacks) => (await importModule<TrainModule>('./engine/train.js', 'training')).trainCheckpoint(trainOptions, callbacks);
+  }
+  const common = {
+    services,
+    checkpointDir: checkpoint.dir,
+    grid: flags.grid ?? settings.grid,
+    sampler: flags.sampler ?? settings.sampler,
+    scale: flags.scale ?? settings.scale,
+    backendChoice: backend,
+    version: VERSION,
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(trainOptions === undefined ? {} : { training: { epochs: trainOptions.epochs, batchSize: trainOptions.batchSize } }),
+  };
+  const choice = flags.render ?? settings.render;
+  const env = process.env;
+
+  if (process.stdin.isTTY && process.stdout.isTTY) {
+    const { runInteractive } = await import('./ui/interactive.js');
+    return runInteractive({ ...common, render: resolveRenderMode(choice, { env, isTTY: true }) });
+  }
+
+  // Line mode: text grids unless --render names a protocol; no terminal width when piped.
+  const { runLineMode } = await import('./line-mode.js');
+  const controller = new AbortController();
+  let training = trainOptions !== undefined;
+  const onSigint = (): void => {
+    if (training && !controller.signal.aborted) {
+      say(process.stderr, 'stopping after the current batch; the last complete checkpoint is kept');
+      controller.abort();
+      return;
+    }
+    process.exit(training ? 130 : 0);
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const columns = process.stdout.isTTY ? process.stdout.columns || 80 : Number(env.COLUMNS) || 200;
+    return await runLineMode({
+      ...common,
+      services: { ...services, ...(services.train === undefined ? {} : { train: async (callbacks) => services.train!(callbacks).finally(() => (training = false)) }) },
+      input: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      render: resolveRenderMode(choice, { env, isTTY: false }),
+      columns,
+      signal: controller.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let command;
+  try {
+    command = parseArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    say(process.stderr, `error: ${error.message}`);
+    say(process.stderr, error.hint);
+    return 2;
+  }
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'version':
+      say(process.stdout, VERSION);
+      return 0;
+    case 'config':
+      return runConfig(command.action);
+    case 'train':
+      return runTrain(command.flags);
+    case 'sample':
+      return runSample(command.flags);
+    case 'eval':
+      return runEval(command.flags);
+    case 'repl':
+      return runRepl(command.flags);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    say(process.stderr, `error: ${firstLine(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,126 @@
+/**
+ * The REPL without raw mode, for when stdin is not a terminal (`printf '3\n7\n-1\n' | cvae-repl`):
+ * the same prompt, grids and exit rules as the Ink UI, one line at a time. Grids are text
+ * (blocks or ascii) unless --render asks for an image protocol.
+ */
+import readline from 'node:readline';
+import type { BackendChoice, DigitGenerator, SamplerName, TrainCallbacks, TrainOutcome } from './engine/types.js';
+import { gridToBytes, renderGrid, type RenderMode } from './render/terminal.js';
+import type { AppServices } from './ui/app.js';
+import { backendHint, errorMessage, formatBatchStats, formatEpoch, formatHeader, progressBar, renderPreview } from './ui/format.js';
+import { PROMPT, parsePromptInput } from './ui/reducer.js';
+
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export interface LineModeOptions {
+  services: AppServices;
+  checkpointDir: string;
+  input: NodeJS.ReadableStream;
+  /** Prompt, echoed input, grids and the final value: the notebook's output. */
+  stdout: TextSink;
+  /** Header, hints, errors and training progress. */
+  stderr: TextSink;
+  render: RenderMode;
+  columns: number;
+  grid: number;
+  sampler: SamplerName;
+  scale: number;
+  seed?: number;
+  backendChoice: BackendChoice;
+  training?: { epochs: number; batchSize: number };
+  version: string;
+  /** Aborts training (the entry point wires it to SIGINT). */
+  signal?: AbortSignal;
+}
+
+/** Prints training progress as lines: status, a few progress lines per epoch, one summary per epoch with its preview. */
+function lineTrainingCallbacks(options: LineModeOptions, batchSize: number): Omit<TrainCallbacks, 'signal'> {
+  const { stderr } = options;
+  let lastDecile = -1;
+  return {
+    onStatus: (message) => stderr.write(`${message}\n`),
+    onBatchEnd: (report) => {
+      // A line per tenth of an epoch: enough to see it move in a log, not a flood.
+      const decile = Math.floor((report.batch / report.batches) * 10);
+      if (decile === lastDecile || report.batch === report.batches) return;
+      lastDecile = decile;
+      stderr.write(`epoch ${report.epoch}/${report.epochs} ${progressBar(report.batch, report.batches, 20)} ${report.batch}/${report.batches} · ${formatBatchStats(report, batchSize)}\n`);
+    },
+    onEpochEnd: (report) => {
+      lastDecile = -1;
+      stderr.write(`${formatEpoch(report)}\n`);
+      const preview = report.preview === undefined ? undefined : renderPreview(report.preview, options.render, options.columns);
+      if (preview !== undefined) stderr.write(gridToBytes(preview));
+    },
+  };
+}
+
+/** Runs the loop until an integer outside 0-9 or end of input; resolves to the exit code. */
+export async function runLineMode(options: LineModeOptions): Promise<number> {
+  const { services, stdout, stderr } = options;
+  let dir = options.checkpointDir;
+  if (services.train !== undefined && options.training !== undefined) {
+    let outcome: TrainOutcome;
+    try {
+      outcome = await services.train({ ...lineTrainingCallbacks(options, options.training.batchSize), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    } catch (error) {
+      stderr.write(`error: ${errorMessage(error)}\n`);
+      return 1;
+    }
+    if (outcome.epochsTrained > 0) {
+      dir = outcome.checkpointDir;
+      services.onTrained?.(outcome);
+    }
+    stderr.write(
+      outcome.aborted
+        ? `training stopped; ${outcome.epochsTrained > 0 ? `kept the last complete checkpoint (${outcome.epochsTrained} epochs) in ${outcome.checkpointDir}` : 'no epoch finished, no checkpoint was written'}\n`
+        : `training done: ${outcome.epochsTrained} epochs in ${outcome.checkpointDir}, now the active checkpoint\n`,
+    );
+  }
+
+  let generator: DigitGenerator;
+  try {
+    generator = await services.loadGenerator(dir);
+  } catch (error) {
+    stderr.write(`error: ${errorMessage(error)}\n`);
+    return 1;
+  }
+  try {
+    stderr.write(`${formatHeader(options.version, generator.backend, generator.checkpoint)}\n`);
+    const hint = backendHint(options.backendChoice, generator.backend);
+    if (hint !== undefined) stderr.write(`${hint}\n`);
+
+    const lines = readline.createInterface({ input: options.input, crlfDelay: Number.POSITIVE_INFINITY, terminal: false });
+    let request = 0;
+    stdout.write(`${PROMPT} `);
+    for await (const line of lines) {
+      // Echo what was read: piped input is not echoed by a terminal, and a log should read like the notebook.
+      stdout.write(`${line}\n`);
+      const parsed = parsePromptInput(line);
+      if (parsed.kind === 'quit') {
+        stdout.write(`${parsed.value}\n`);
+        lines.close();
+        return 0;
+      }
+      if (parsed.kind === 'invalid') stderr.write(`error: ${parsed.message}\n`);
+      else {
+        try {
+          const seed = options.seed === undefined ? {} : { seed: options.seed + request };
+          request++;
+          const tiles = await generator.generate(parsed.digit, options.grid * options.grid, { sampler: options.sampler, scale: options.scale, ...seed });
+          stdout.write(gridToBytes(renderGrid(tiles, { mode: options.render, columns: options.columns, cols: options.grid })));
+        } catch (error) {
+          stderr.write(`error: ${errorMessage(error)}\n`);
+        }
+      }
+      stdout.write(`${PROMPT} `);
+    }
+    // End of input at the prompt: finish the prompt's line, leave like Ctrl+D.
+    stdout.write('\n');
+    return 0;
+  } finally {
+    generator.dispose();
+  }
+}

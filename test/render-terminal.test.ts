@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodePng } from '../src/render/grid.js';
+import { detectRenderMode, renderGrid, resolveRenderMode, type RenderedGrid } from '../src/render/terminal.js';
+import { fakeDigit } from './fake-generator.js';
+
+const nine = Array.from({ length: 9 }, (_, i) => fakeDigit(3, i));
+/** Noise does not compress: its PNG needs several protocol chunks. */
+const noise = Array.from({ length: 9 }, (_, i) => ({ width: 28, height: 28, pixels: Float32Array.from({ length: 784 }, (_, j) => ((j * 7919 + i * 104729) % 997) / 997) }));
+const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+test('detection: kitty, WezTerm, Konsole -> kitty; iTerm2, VS Code -> iterm; else blocks; NO_COLOR / dumb -> ascii', () => {
+  const mode = (env: Record<string, string>, isTTY = true) => detectRenderMode({ env, isTTY });
+  assert.equal(mode({ TERM: 'xterm-kitty' }), 'kitty');
+  assert.equal(mode({ TERM: 'xterm-256color', KITTY_WINDOW_ID: '1' }), 'kitty');
+  assert.equal(mode({ TERM_PROGRAM: 'WezTerm' }), 'kitty');
+  assert.equal(mode({ KONSOLE_VERSION: '230800' }), 'kitty');
+  assert.equal(mode({ TERM_PROGRAM: 'iTerm.app' }), 'iterm');
+  assert.equal(mode({ TERM_PROGRAM: 'vscode' }), 'iterm');
+  assert.equal(mode({ LC_TERMINAL: 'iTerm2' }), 'iterm');
+  assert.equal(mode({ TERM: 'xterm-256color' }), 'blocks');
+  assert.equal(mode({ TERM: 'xterm-kitty', TMUX: '/tmp/tmux-0/default,1,0' }), 'blocks'); // tmux eats graphics
+  assert.equal(mode({ TERM: 'screen-256color', LC_TERMINAL: 'iTerm2' }), 'blocks');
+  assert.equal(mode({ TERM: 'xterm-kitty' }, false), 'blocks'); // never send graphics into a pipe
+  assert.equal(mode({ TERM: 'xterm-kitty', NO_COLOR: '1' }), 'ascii');
+  assert.equal(mode({ TERM: 'dumb' }), 'ascii');
+  assert.equal(resolveRenderMode('iterm', { env: { TERM: 'dumb' }, isTTY: false }), 'iterm'); // explicit wins
+});
+
+function payload(grid: RenderedGrid): Extract<RenderedGrid, { kind: 'payload' }> {
+  assert.equal(grid.kind, 'payload');
+  return grid as Extract<RenderedGrid, { kind: 'payload' }>;
+}
+
+test('kitty: APC chunks of at most 4096 base64 bytes that join into a PNG of the upscaled grid', () => {
+  const grid = payload(renderGrid(noise, { mode: 'kitty', columns: 120 }));
+  const chunks = [...grid.data.matchAll(/\x1b_G([^;]*);([A-Za-z0-9+/=]*)\x1b\\/g)];
+  assert.ok(chunks.length > 1, 'a 3x3 grid needs several chunks');
+  assert.equal(chunks.map((m) => m[0]).join(''), grid.data, 'nothing outside the escapes');
+  assert.match(chunks[0]![1]!, /^a=T,f=100,q=2,c=\d+,r=\d+,m=1$/);
+  assert.ok(chunks.slice(1, -1).every((m) => m[1] === 'm=1'));
+  assert.equal(chunks.at(-1)![1], 'm=0');
+  assert.ok(chunks.every((m) => m[2]!.length <= 4096));
+  const png = decodePng(Buffer.from(chunks.map((m) => m[2]).join(''), 'base64'));
+  // 3 tiles of 28 + 2 gaps of 2 = 88 px, upscaled 5x nearest-neighbour.
+  assert.deepEqual([png.width, png.height], [440, 440]);
+  assert.deepEqual([grid.png.width, grid.png.height], [440, 440]);
+  // Nearest-neighbour: every 5x5 block is one value (crisp strokes, no blur).
+  for (let y = 0; y < 440; y += 5) for (let x = 0; x < 440; x += 5) assert.equal(png.pixels[(y + 4) * 440 + x + 4], png.pixels[y * 440 + x]);
+  assert.ok(grid.cells.columns <= 119);
+});
+
+test('iTerm2: one OSC 1337 inline image whose size field and payload match', () => {
+  const grid = payload(renderGrid(nine, { mode: 'iterm', columns: 100 }));
+  const m = /^\x1b\]1337;File=inline=1;size=(\d+);width=(\d+);height=(\d+);preserveAspectRatio=1:([A-Za-z0-9+/=]+)\x07$/.exec(grid.data);
+  assert.ok(m !== null);
+  const bytes = Buffer.from(m[4]!, 'base64');
+  assert.equal(Number(m[1]), bytes.length);
+  const png = decodePng(bytes);
+  assert.deepEqual([png.width, png.height], [440, 440]);
+});
+
+test('image grids fit narrow terminals in cells', () => {
+  const grid = payload(renderGrid(nine, { mode: 'kitty', columns: 30 }));
+  assert.equal(grid.cells.columns, 29);
+});
+
+test('blocks: one column per pixel, two pixel rows per line, 24-bit colours, a gray gap between tiles', () => {
+  const grid = renderGrid(nine, { mode: 'blocks', columns: 120 });
+  assert.ok(grid.kind === 'text');
+  assert.equal(grid.lines.length, 44);
+  assert.ok(grid.lines.every((l) => [...stripAnsi(l)].length === 88 && /^▀+$/.test(stripAnsi(l))));
+  assert.ok(grid.lines.every((l) => l.endsWith('\x1b[0m')));
+  assert.match(grid.lines[0]!, /^\x1b\[38;2;0;0;0m\x1b\[48;2;0;0;0m/);
+  // Column 28 is the gap: 0.3 gray = 77.
+  assert.match(grid.lines[0]!, /\x1b\[38;2;77;77;77m/);
+  assert.equal(grid.note, undefined);
+});
+
+test('blocks on a narrow terminal: shrunk by an integer factor, and it says so', () => {
+  const grid = renderGrid(nine, { mode: 'blocks', columns: 60 });
+  assert.ok(grid.kind === 'text');
+  assert.ok(grid.lines.every((l) => [...stripAnsi(l)].length === 44));
+  assert.match(grid.note ?? '', /1\/2 size: the terminal is 60 columns, the grid needs 88/);
+});
+
+test('ascii: plain characters, digits visible as dense characters on blanks', () => {
+  const grid = renderGrid([fakeDigit(1, 0)], { mode: 'ascii', columns: 80 });
+  assert.ok(grid.kind === 'text');
+  assert.equal(grid.lines.length, 14);
+  assert.ok(grid.lines.every((l) => !l.includes('\x1b')));
+  assert.ok(grid.lines.some((l) => l.includes('@')));
+});
