@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
+import { batchNormGradConfig, stockBatchNormGrad } from '../src/engine/wasm-kernels/batchnorm-grad.js';
 import { CUSTOM_WASM_KERNELS } from '../src/engine/wasm-kernels/index.js';
 
 type Pad = 'same' | 'valid';
@@ -170,6 +171,37 @@ describe('wasm kernels', () => {
       }
     });
   }
+
+  it("the Tile-free BatchNorm gradient equals tfjs-core's (training mode: moments of the batch)", async () => {
+    const shape: [number, number, number, number] = [3, 5, 4, 6];
+    const xv = seeded(shape, 1);
+    const rv = seeded(shape, 2);
+    const sv = seeded([6], 3).map((v) => v + 1);
+    const ov = seeded([6], 4);
+    const stock = stockBatchNormGrad();
+    assert.ok(stock, 'the stock gradient was captured');
+    const grads = () => {
+      const x = tf.tensor4d(xv, shape);
+      const r = tf.tensor4d(rv, shape);
+      const f = (xx: tf.Tensor, scale: tf.Tensor, offset: tf.Tensor) => {
+        const { mean, variance } = tf.moments(xx, [0, 1, 2]);
+        return tf.sum(tf.mul(tf.batchNorm(xx, mean, variance, offset, scale, 1e-3), r));
+      };
+      return tf.grads(f)([x, tf.tensor1d(sv), tf.tensor1d(ov)]);
+    };
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await initBackend(backend);
+      tf.registerGradient(stock);
+      const expected = await Promise.all(tf.tidy(grads).map((t) => t.data()));
+      tf.registerGradient(batchNormGradConfig);
+      const actual = await Promise.all(tf.tidy(grads).map((t) => t.data()));
+      for (let j = 0; j < 3; j++) {
+        const d = maxAbsDiff(expected[j]!, actual[j]!);
+        assert.ok(d < 1e-4, `${backend} ${['dx', 'dscale', 'doffset'][j]} max diff ${d}`);
+      }
+    }
+    assert.equal(tf.getGradient('FusedBatchNorm'), batchNormGradConfig);
+  });
 
   it('leaves no tensors behind', async () => {
     await initBackend('wasm');

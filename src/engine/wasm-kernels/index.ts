@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
+import { registerBatchNormGrad } from './batchnorm-grad.js';
 import { captureStock } from './scope.js';
 
 interface CustomKernel {
@@ -20,8 +21,9 @@ const KERNELS: readonly CustomKernel[] = [
 /** The kernel names this module registers on wasm. */
 export const CUSTOM_WASM_KERNELS: readonly string[] = KERNELS.map((k) => k.name);
 
-/** Registers the custom kernels on the wasm backend. Idempotent. */
+/** Registers the custom kernels on the wasm backend (and the Tile-free BatchNorm gradient). Idempotent. */
 export function registerWasmKernels(): void {
+  registerBatchNormGrad();
   for (const kernel of KERNELS) {
     const current = tf.getKernel(kernel.name, 'wasm');
     if (current?.kernelFunc === kernel.kernelFunc) continue;
