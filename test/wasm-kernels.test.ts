@@ -69,10 +69,11 @@ describe('wasm kernels', () => {
   });
 
   it('registers its kernels on wasm', () => {
-    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput']) {
+    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'BatchMatMul', '_FusedMatMul']) {
       assert.ok(CUSTOM_WASM_KERNELS.includes(name));
-      assert.equal(tf.getKernel(name, 'wasm')?.kernelFunc.name, name.charAt(0).toLowerCase() + name.slice(1));
+      assert.ok(tf.getKernel(name, 'wasm'));
     }
+    assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc.name, 'conv2DBackpropInput');
   });
 
   for (const [i, c] of CASES.entries()) {
@@ -201,6 +202,46 @@ describe('wasm kernels', () => {
       }
     }
     assert.equal(tf.getGradient('FusedBatchNorm'), batchNormGradConfig);
+  });
+
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
+    it(`matMul (transposeA ${ta}, transposeB ${tb}), batched and fused with bias + activation, and its gradients match cpu`, async () => {
+      const av = seeded([2, 6, 5], 71);
+      const bv = seeded([2, 5, 7], 72);
+      const biasv = seeded([7], 73);
+      const { cpu, wasm } = await onBoth(() => {
+        const a = tf.tensor3d(av, ta ? [2, 5, 6] : [2, 6, 5]);
+        const b = tf.tensor3d(bv, tb ? [2, 7, 5] : [2, 5, 7]);
+        const a2 = tf.tensor2d(seeded([6, 5], 75), ta ? [5, 6] : [6, 5]);
+        const b2 = tf.tensor2d(seeded([5, 7], 74), tb ? [7, 5] : [5, 7]);
+        const bias = tf.tensor1d(biasv);
+        const plain = tf.matMul(a, b, ta, tb);
+        const fused = tf.fused.matMul({ a: a2, b: b2, transposeA: ta, transposeB: tb, bias, activation: 'relu' });
+        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.sigmoid(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, ta, tb))))([a, b]);
+        return [plain, fused, da!, db!];
+      });
+      for (let j = 0; j < 4; j++) {
+        const d = maxAbsDiff(cpu[j]!, wasm[j]!);
+        assert.ok(d < 1e-4, `${['matMul', 'fused', 'da', 'db'][j]} max diff ${d}`);
+      }
+    });
+  }
+
+  it('Identity shares the buffer safely: clone and original stay valid when either is disposed', async () => {
+    await initBackend('wasm');
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    a.dispose();
+    assert.deepEqual(Array.from(await b.data()), [1, 2, 3]);
+    const c = tf.clone(b);
+    c.dispose();
+    assert.deepEqual(Array.from(await b.data()), [1, 2, 3]);
+    b.dispose();
   });
 
   it('leaves no tensors behind', async () => {

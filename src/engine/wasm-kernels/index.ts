@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { registerBatchNormGrad } from './batchnorm-grad.js';
+import { identity } from './identity.js';
+import { batchMatMul, fusedMatMul } from './matmul.js';
 import { captureStock } from './scope.js';
 
 interface CustomKernel {
@@ -16,6 +18,9 @@ interface CustomKernel {
 const KERNELS: readonly CustomKernel[] = [
   { name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc },
   { name: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc },
+  { name: 'Identity', kernelFunc: identity as unknown as tf.KernelFunc },
+  { name: 'BatchMatMul', kernelFunc: batchMatMul as unknown as tf.KernelFunc },
+  { name: '_FusedMatMul', kernelFunc: fusedMatMul as unknown as tf.KernelFunc },
 ];
 
 /** The kernel names this module registers on wasm. */
