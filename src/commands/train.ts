@@ -1,0 +1,93 @@
+/**
+ * `cvae-repl train`: trains without the interactive UI, printing plain progress lines, and exits.
+ * One line per epoch; on a terminal also a batch line, redrawn at most a few times a second.
+ */
+import { BackendError } from '../engine/backend.js';
+import { EngineError } from '../engine/errors.js';
+import { trainCheckpoint } from '../engine/train.js';
+import type { BatchReport, EpochReport, TrainOptions } from '../engine/types.js';
+
+/** Where a subcommand writes; `isTTY` on stdout turns on the live batch line. */
+export interface CommandIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+}
+
+const BATCH_LINE_INTERVAL_MS = 250;
+
+/** Formats seconds as `42s`, `3m 05s`, `1h 02m`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** The per-epoch progress line. */
+export function formatEpochLine(r: EpochReport): string {
+  return (
+    `epoch ${r.epoch}/${r.epochs}  loss ${r.loss.toFixed(5)} (recon ${r.recon.toFixed(5)}, kl ${r.kl.toFixed(2)})` +
+    `  test recon ${r.testRecon.toFixed(5)} kl ${r.testKl.toFixed(2)}  ${formatDuration(r.seconds)}` +
+    (r.savedTo ? `  saved ${r.savedTo}` : '')
+  );
+}
+
+/** The live batch line (terminals only); the ETA assumes full batches of `batchSize`. */
+export function formatBatchLine(r: BatchReport, batchSize: number): string {
+  const eta = r.samplesPerSec > 0 ? `  epoch ETA ${formatDuration(((r.batches - r.batch) * batchSize) / r.samplesPerSec)}` : '';
+  return `epoch ${r.epoch}/${r.epochs}  batch ${r.batch}/${r.batches}  loss ${r.loss.toFixed(5)}  recon ${r.recon.toFixed(5)}  kl ${r.kl.toFixed(2)}  ${r.samplesPerSec.toFixed(0)} samples/s${eta}`;
+}
+
+/**
+ * Runs a training job for scripts. Returns the exit code: 0 done, 130 stopped by `signal` (the last
+ * complete epoch's checkpoint is kept), 1 a clear error was printed (bad data, unreadable checkpoint ...).
+ */
+export async function runTrainCommand(options: TrainOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  const live = io.stdout.isTTY === true;
+  let batchLineShown = false;
+  let lastDraw = 0;
+  const clearBatchLine = () => {
+    if (batchLineShown) io.stdout.write('\r\x1b[2K');
+    batchLineShown = false;
+  };
+  try {
+    const outcome = await trainCheckpoint(options, {
+      ...(signal ? { signal } : {}),
+      onStatus: (message) => {
+        clearBatchLine();
+        out(message);
+      },
+      onBatchEnd: (report) => {
+        if (!live) return;
+        const now = Date.now();
+        if (now - lastDraw < BATCH_LINE_INTERVAL_MS && report.batch !== report.batches) return;
+        lastDraw = now;
+        io.stdout.write(`\r\x1b[2K${formatBatchLine(report, options.batchSize)}`);
+        batchLineShown = true;
+      },
+      onEpochEnd: (report) => {
+        clearBatchLine();
+        out(formatEpochLine(report));
+      },
+    });
+    clearBatchLine();
+    if (outcome.aborted) {
+      out(
+        outcome.epochsTrained > 0
+          ? `stopped; the checkpoint in ${outcome.checkpointDir} holds ${outcome.epochsTrained} complete epoch${outcome.epochsTrained === 1 ? '' : 's'} (continue with --resume)`
+          : 'stopped before the first epoch finished; no checkpoint was written',
+      );
+      return 130;
+    }
+    out(`done: ${outcome.epochsTrained} epoch${outcome.epochsTrained === 1 ? '' : 's'} trained on ${outcome.backend}; checkpoint in ${outcome.checkpointDir}`);
+    return 0;
+  } catch (error) {
+    clearBatchLine();
+    if (error instanceof EngineError || error instanceof BackendError) {
+      io.stderr.write(`error: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
