@@ -101,8 +101,10 @@ describe('trainCheckpoint', () => {
     const batches: BatchReport[] = [];
     const epochs: EpochReport[] = [];
     const statuses: string[] = [];
+    const tensorsBefore = tf.memory().numTensors;
     const outcome = await trainCheckpoint(options(dir), { onBatchEnd: (r) => void batches.push(r), onEpochEnd: (r) => void epochs.push(r), onStatus: (s) => void statuses.push(s) }, { testLimit: 64 });
     assert.deepEqual(outcome, { checkpointDir: dir, epochsTrained: 1, aborted: false, backend: 'wasm' });
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'a whole training run leaves no tensors behind');
     assert.deepEqual(batches.map((b) => [b.epoch, b.batch, b.batches]), [[1, 1, 2], [1, 2, 2]]);
     assert.ok(batches.every((b) => b.samplesPerSec > 0 && Math.abs(b.loss - (b.recon + 1e-4 * b.kl)) < 1e-6));
     assert.equal(epochs.length, 1);

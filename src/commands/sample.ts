@@ -60,7 +60,7 @@ export async function runSampleCommand(options: SampleOptions, io: CommandIo): P
     const rows = Math.ceil(images.length / cols);
     io.stdout.write(
       `wrote ${path.resolve(options.out)}: ${images.length} x digit ${options.digit}, ${cols}x${rows} grid, ${grid.width}x${grid.height} px, sampler ${sampler}, scale ${options.scale}` +
-        `${options.seed === undefined ? '' : `, seed ${options.seed}`} (checkpoint ${generator.checkpoint.dir}, ${generator.checkpoint.epochsTrained} epochs, ${generator.backend})\n`,
+        `${options.seed === undefined ? '' : `, seed ${options.seed}`} (checkpoint ${generator.checkpoint.dir}, ${generator.checkpoint.epochsTrained} epoch${generator.checkpoint.epochsTrained === 1 ? "" : "s"}, ${generator.backend})\n`,
     );
     return 0;
   } catch (error) {

@@ -97,8 +97,8 @@ export class Adam {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-7;
-    this.m = variables.map(({ variable }) => tf.variable(tf.zerosLike(variable), false));
-    this.v = variables.map(({ variable }) => tf.variable(tf.zerosLike(variable), false));
+    this.m = variables.map(({ variable }) => tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
+    this.v = variables.map(({ variable }) => tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
   }
 
   /** Applies gradients aligned with the variable list (the order of `trainableVariables`). Does not dispose them. */
