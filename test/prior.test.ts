@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CheckpointError } from '../src/engine/errors.js';
-import { cholesky, componentsFor, fitGaussianMixture, mixtureLogLikelihood, sampleMixture, validateLatentPrior, type GaussianMixture } from '../src/engine/prior.js';
+import { cholesky, compareComponentCounts, componentsFor, fitGaussianMixture, mixtureLogLikelihood, sampleMixture, validateLatentPrior, type GaussianMixture } from '../src/engine/prior.js';
 import { createRng } from '../src/engine/rng.js';
 
 const DIM = 16;
@@ -70,5 +70,22 @@ describe('Gaussian mixture EM', () => {
     assert.throws(() => validateLatentPrior({ ...good, latentDim: 8 }, DIM, '/ck/meta.json'), (e: unknown) => e instanceof CheckpointError && /^\/ck\/meta.json: latent density is malformed \(latentDim 8/.test(e.message));
     const badWeights = { ...good, digits: good.digits.map((m, i) => (i === 4 ? { ...m, weights: [0.5, 0.6] } : m)) };
     assert.throws(() => validateLatentPrior(badWeights, DIM, 'meta.json'), /digit 4: weights do not sum to 1/);
+  });
+
+  test('compareComponentCounts scores K on held-out codes of every digit', () => {
+    const codes = (n: number, seed: number) => {
+      const labels = new Uint8Array(n).map((_, i) => i % 10);
+      const out = new Float32Array(n * DIM);
+      const rng = createRng(seed);
+      labels.forEach((digit, i) => {
+        const z = sampleMixture(truth(), 1, 1, rng);
+        z[1] += digit * 10; // each digit elsewhere
+        out.set(z, i * DIM);
+      });
+      return { codes: out, labels };
+    };
+    const scores = compareComponentCounts(codes(3000, 1), codes(1000, 2), DIM, [1, 2]);
+    assert.deepEqual(scores.map((s) => s.components), [1, 2]);
+    assert.ok(scores[1]!.heldOutLogLikelihood > scores[0]!.heldOutLogLikelihood + 0.5);
   });
 });
