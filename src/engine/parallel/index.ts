@@ -1,0 +1,275 @@
+/**
+ * Data-parallel training over worker threads: a `TrainStep` (see train.ts) that splits each batch
+ * across this thread and `ranks - 1` workers, each with its own tfjs backend and model replica.
+ *
+ * Per step: the workers' rows go into their shared buffers and they start; this thread computes
+ * the gradients of its own rows meanwhile; the gradients are averaged weighted by row count (the
+ * loss is a per-batch mean, so this is the full batch's gradient, up to BatchNorm using per-part
+ * batch statistics); the engine's Adam applies them here; the BatchNorm moving statistics are
+ * averaged the same way (their update is linear in the batch statistics); and the new weights are
+ * written to the shared weights buffer, which every worker loads before its next step. One thread
+ * owns the optimizer, so the replicas cannot drift apart.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { EngineError } from '../errors.js';
+import { computeGradients, createLocalStep, type StepContext, type StepMetrics, type TrainBatch, type TrainStep } from '../train.js';
+import type { BackendName } from '../types.js';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { readVariables, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
+
+/** A worker thread failed to start or to compute its part of a step. */
+export class ParallelTrainingError extends EngineError {
+  override readonly name = 'ParallelTrainingError';
+}
+
+export interface ParallelOptions {
+  /** Threads computing gradients, this one included (default: the number of cores). */
+  readonly ranks?: number;
+  /** Largest batch the step will see (default 128); sizes the shared buffers. */
+  readonly maxBatch?: number;
+  /** The backend each worker initialises (default: the one active here). */
+  readonly backend: BackendName;
+}
+
+/** How many threads `auto` uses: one per core. */
+export function defaultRanks(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** Row counts per rank for a batch of `n`: as equal as possible, this thread first; ranks without rows get 0. */
+export function splitRows(n: number, ranks: number): number[] {
+  const base = Math.floor(n / ranks);
+  const extra = n % ranks;
+  return Array.from({ length: ranks }, (_, r) => base + (r < extra ? 1 : 0));
+}
+
+interface WorkerHandle {
+  readonly worker: Worker;
+  readonly images: Float32Array;
+  readonly onehot: Float32Array;
+  readonly eps: Float32Array;
+  readonly labels: Uint8Array;
+  readonly grads: Float32Array;
+  next: ((message: FromWorker) => void) | undefined;
+  failure: Error | undefined;
+}
+
+function workerUrl(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./worker.js', import.meta.url);
+  // Running from source under tsx: module hooks registered with --import do not reach worker
+  // threads on Node 20, so a small bootstrap registers tsx in the worker, then loads worker.ts.
+  const api = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const code = `const { register } = await import(${JSON.stringify(api)}); register(); await import(${JSON.stringify(entry)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+function nextMessage(handle: WorkerHandle): Promise<FromWorker> {
+  if (handle.failure) return Promise.reject(handle.failure);
+  // Referenced only while awaited: an idle worker must not keep the process alive, but a pending
+  // answer must (an unreferenced worker lets Node exit mid-await, silently).
+  handle.worker.ref();
+  return new Promise((resolve) => {
+    handle.next = (message) => {
+      handle.worker.unref();
+      resolve(message);
+    };
+  });
+}
+
+function expect<T extends FromWorker['type']>(message: FromWorker, type: T, rank: number): Extract<FromWorker, { type: T }> {
+  if (message.type === 'error') throw new ParallelTrainingError(`training worker ${rank} failed: ${message.message}`);
+  if (message.type !== type) throw new ParallelTrainingError(`training worker ${rank} sent '${message.type}', expected '${type}'`);
+  return message as Extract<FromWorker, { type: T }>;
+}
+
+/**
+ * Starts the workers and returns the data-parallel step. With `ranks` 1 there are no workers and the
+ * step is the plain local one (gradients here, then Adam).
+ */
+export async function createParallelStep(context: StepContext, options: ParallelOptions): Promise<TrainStep> {
+  const ranks = Math.max(1, Math.floor(options.ranks ?? defaultRanks()));
+  const maxBatch = Math.max(1, options.maxBatch ?? 128);
+  const { model, optimizer, config } = context;
+  const vars = trainable(model);
+  const stats = statVariables(model);
+  const nTrainable = sizeOf(vars);
+  const nStats = sizeOf(stats);
+  const side = config.imageSize;
+  const maxRows = Math.ceil(maxBatch / ranks);
+
+  const weights = new Float32Array(new SharedArrayBuffer((nTrainable + nStats) * 4));
+  const publishWeights = () => writeTensors(stats, weights, writeTensors(vars, weights));
+  publishWeights();
+
+  const handles: WorkerHandle[] = [];
+  const closeAll = async () => {
+    await Promise.all(
+      handles.map(async (h) => {
+        h.worker.postMessage({ type: 'close' } satisfies ToWorker);
+        // A worker that does not exit promptly on 'close' is stopped.
+        const timer = setTimeout(() => void h.worker.terminate(), 2000);
+        await new Promise((resolve) => h.worker.once('exit', resolve));
+        clearTimeout(timer);
+      }),
+    );
+  };
+  try {
+    for (let rank = 1; rank < ranks; rank++) {
+      const init: WorkerInit = {
+        rank,
+        backend: options.backend,
+        config,
+        maxRows,
+        weights: weights.buffer as SharedArrayBuffer,
+        images: new SharedArrayBuffer(maxRows * side * side * 4),
+        onehot: new SharedArrayBuffer(maxRows * config.numClasses * 4),
+        eps: new SharedArrayBuffer(maxRows * config.latentDim * 4),
+        labels: new SharedArrayBuffer(maxRows),
+        grads: new SharedArrayBuffer((nTrainable + nStats) * 4),
+      };
+      const worker = new Worker(workerUrl(), { workerData: init });
+      const handle: WorkerHandle = {
+        worker,
+        images: new Float32Array(init.images),
+        onehot: new Float32Array(init.onehot),
+        eps: new Float32Array(init.eps),
+        labels: new Uint8Array(init.labels),
+        grads: new Float32Array(init.grads),
+        next: undefined,
+        failure: undefined,
+      };
+      const fail = (error: Error) => {
+        handle.failure = new ParallelTrainingError(`training worker ${rank} stopped: ${error.message.split('\n')[0]}`);
+        const waiting = handle.next;
+        handle.next = undefined;
+        waiting?.({ type: 'error', message: handle.failure.message });
+      };
+      worker.on('message', (message: FromWorker) => {
+        const waiting = handle.next;
+        handle.next = undefined;
+        waiting?.(message);
+      });
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        if (!handle.failure) fail(new Error(`exited with code ${code}`));
+      });
+      worker.unref();
+      handles.push(handle);
+    }
+    for (const [i, h] of handles.entries()) {
+      const ready = expect(await nextMessage(h), 'ready', i + 1);
+      if (ready.trainable !== nTrainable || ready.stats !== nStats) {
+        throw new ParallelTrainingError(`training worker ${i + 1} built a different model (${ready.trainable}/${ready.stats} weights, expected ${nTrainable}/${nStats})`);
+      }
+    }
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+
+  const sum = new Float32Array(nTrainable + nStats);
+  return {
+    async run(batch: TrainBatch): Promise<StepMetrics> {
+      if (batch.size > ranks * maxRows) throw new ParallelTrainingError(`batch of ${batch.size} exceeds the parallel step's maximum ${ranks * maxRows}`);
+      const latent = batch.eps.length / batch.size;
+      const rows = splitRows(batch.size, ranks);
+      const own = rows[0]!;
+      const pending: Array<Promise<FromWorker>> = [];
+      let start = own;
+      for (const [i, h] of handles.entries()) {
+        const n = rows[i + 1]!;
+        if (n === 0) continue;
+        h.images.set(batch.images.subarray(start * side * side, (start + n) * side * side));
+        h.onehot.set(batch.onehot.subarray(start * config.numClasses, (start + n) * config.numClasses));
+        h.eps.set(batch.eps.subarray(start * latent, (start + n) * latent));
+        h.labels.set(batch.labels.subarray(start, start + n));
+        const answer = nextMessage(h);
+        h.worker.postMessage({ type: 'step', size: n, gamma: context.gamma } satisfies ToWorker);
+        pending.push(answer);
+        start += n;
+      }
+      // This thread's rows, while the workers compute theirs.
+      const mine = computeGradients(
+        model,
+        {
+          size: own,
+          images: batch.images.subarray(0, own * side * side),
+          onehot: batch.onehot.subarray(0, own * config.numClasses),
+          labels: batch.labels.subarray(0, own),
+          eps: batch.eps.subarray(0, own * latent),
+        },
+        context.gamma,
+      );
+      const answers = await Promise.allSettled(pending);
+      const failed = answers.find((a) => a.status === 'rejected');
+      if (failed) {
+        tf.dispose(mine.grads);
+        throw failed.reason;
+      }
+
+      // Row-weighted means of gradients, moving statistics and metrics.
+      const w0 = own / batch.size;
+      writeTensors(stats, sum, writeTensors(mine.grads, sum));
+      tf.dispose(mine.grads);
+      for (let i = 0; i < sum.length; i++) sum[i]! *= w0;
+      const metrics = { loss: mine.metrics.loss * w0, recon: mine.metrics.recon * w0, kl: mine.metrics.kl * w0 };
+      let k = 0;
+      for (const [i, h] of handles.entries()) {
+        const n = rows[i + 1]!;
+        if (n === 0) continue;
+        const done = expect((answers[k++] as PromiseFulfilledResult<FromWorker>).value, 'done', i + 1);
+        const w = n / batch.size;
+        const g = h.grads;
+        for (let j = 0; j < sum.length; j++) sum[j]! += w * g[j]!;
+        metrics.loss += done.loss * w;
+        metrics.recon += done.recon * w;
+        metrics.kl += done.kl * w;
+      }
+      readVariables(stats, sum, nTrainable);
+      const grads = tf.tidy(() => {
+        let offset = 0;
+        return vars.map((v) => {
+          const g = tf.tensor(sum.slice(offset, offset + v.size), v.shape, 'float32');
+          offset += v.size;
+          return g;
+        });
+      });
+      optimizer.apply(grads);
+      tf.dispose(grads);
+      publishWeights();
+      return metrics;
+    },
+    async dispose(): Promise<void> {
+      await closeAll();
+    },
+  };
+}
+
+export interface AutoStepOptions {
+  /** Threads for gradients; undefined: one per core on wasm, 1 elsewhere (tfjs-node already uses every core). */
+  readonly workers?: number | undefined;
+  readonly backend: BackendName;
+  readonly batchSize: number;
+  readonly onStatus?: ((message: string) => void) | undefined;
+}
+
+/**
+ * The training step `trainCheckpoint` uses by default: data-parallel over `workers` threads when
+ * that is more than one, else the plain local step. If the workers cannot start, training goes on
+ * on this thread and `onStatus` says why.
+ */
+export async function createAutoStep(context: StepContext, options: AutoStepOptions): Promise<TrainStep> {
+  const ranks = Math.min(options.workers ?? (options.backend === 'wasm' ? defaultRanks() : 1), options.batchSize);
+  if (ranks <= 1) return createLocalStep(context);
+  try {
+    const step = await createParallelStep(context, { ranks, maxBatch: options.batchSize, backend: options.backend });
+    options.onStatus?.(`training on ${ranks} threads`);
+    return step;
+  } catch (error) {
+    options.onStatus?.(`parallel training unavailable (${error instanceof Error ? error.message : String(error)}); training on one thread`);
+    return createLocalStep(context);
+  }
+}
