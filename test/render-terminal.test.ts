@@ -1,9 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { decodePng } from '../src/render/grid.js';
 import { detectRenderMode, renderGrid, resolveRenderMode, type RenderedGrid } from '../src/render/terminal.js';
 import { fakeDigit } from './fake-generator.js';
 
+const root = fileURLToPath(new URL('..', import.meta.url));
 const nine = Array.from({ length: 9 }, (_, i) => fakeDigit(3, i));
 /** Noise does not compress: its PNG needs several protocol chunks. */
 const noise = Array.from({ length: 9 }, (_, i) => ({ width: 28, height: 28, pixels: Float32Array.from({ length: 784 }, (_, j) => ((j * 7919 + i * 104729) % 997) / 997) }));
@@ -90,4 +96,61 @@ test('ascii: plain characters, digits visible as dense characters on blanks', ()
   assert.equal(grid.lines.length, 14);
   assert.ok(grid.lines.every((l) => !l.includes('\x1b')));
   assert.ok(grid.lines.some((l) => l.includes('@')));
+});
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+/** Runs the interactive app in a pseudo-terminal (util-linux `script`) with a terminal's environment; types `3`, then `-1`. */
+async function bytesWrittenIn(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-pty-'));
+  const base = { ...process.env };
+  for (const key of ['TMUX', 'CI', 'CONTINUOUS_INTEGRATION', 'KITTY_WINDOW_ID', 'TERM_PROGRAM', 'LC_TERMINAL', 'NO_COLOR', 'WEZTERM_PANE', 'KONSOLE_VERSION']) delete base[key];
+  // A fresh pty has no size; give it a terminal's, or Ink lays out for one column.
+  const child = spawn('script', ['-qfec', `stty cols 120 rows 50; exec '${process.execPath}' --import tsx src/cli.tsx`, '/dev/null'], {
+    cwd: root,
+    env: { ...base, CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: configDir, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  const until = async (check: () => boolean, what: string): Promise<void> => {
+    const start = Date.now();
+    while (!check()) {
+      if (Date.now() - start > 30_000) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(out.slice(-300))}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    await until(() => out.includes('input digit to generate:'), 'the prompt');
+    child.stdin.write('3\r');
+    await until(() => (out.match(/input digit to generate:/g) ?? []).length >= 2, 'the grid');
+    child.stdin.write('-1\r');
+    const code = await closed;
+    return { code, out };
+  } finally {
+    child.kill();
+  }
+}
+
+test('protocol: in a kitty terminal the app writes kitty graphics whose payload is a PNG of the grid', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+  const { code, out } = await bytesWrittenIn({ TERM: 'xterm-kitty' });
+  assert.equal(code, 0);
+  const chunks = [...out.matchAll(/\x1b_G([^;]*);([A-Za-z0-9+/=]*)\x1b\\/g)];
+  assert.ok(chunks.length >= 1);
+  assert.match(chunks[0]![1]!, /^a=T,f=100,/);
+  const png = decodePng(Buffer.from(chunks.map((m) => m[2]).join(''), 'base64'));
+  assert.deepEqual([png.width, png.height], [440, 440]);
+  assert.ok(!stripAnsi(out).includes('▀'), 'no half-blocks when the terminal shows images');
+});
+
+test('protocol: in iTerm2 the app writes an OSC 1337 inline image whose payload is a PNG of the grid', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+  const { code, out } = await bytesWrittenIn({ TERM: 'xterm-256color', TERM_PROGRAM: 'iTerm.app' });
+  assert.equal(code, 0);
+  const m = /\x1b\]1337;File=inline=1;size=(\d+);[^:]*:([A-Za-z0-9+/=]+)\x07/.exec(out);
+  assert.ok(m !== null);
+  const bytes = Buffer.from(m[2]!, 'base64');
+  assert.equal(bytes.length, Number(m[1]));
+  const png = decodePng(bytes);
+  assert.deepEqual([png.width, png.height], [440, 440]);
 });

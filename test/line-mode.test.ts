@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runLineMode, type LineModeOptions } from '../src/line-mode.js';
+import { createFakeGenerator } from './fake-generator.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+function sink(): { write(text: string): boolean; text: () => string } {
+  let out = '';
+  return { write: (text: string) => ((out += text), true), text: () => out };
+}
+
+async function runWith(input: string, overrides: Partial<LineModeOptions> = {}) {
+  const generator = createFakeGenerator();
+  const stdout = sink();
+  const stderr = sink();
+  const stdin = new PassThrough();
+  stdin.end(input);
+  const code = await runLineMode({
+    services: { loadGenerator: async () => generator },
+    checkpointDir: '/fake',
+    input: stdin,
+    stdout,
+    stderr,
+    render: 'blocks',
+    columns: 200,
+    grid: 3,
+    sampler: 'fitted',
+    scale: 1,
+    backendChoice: 'auto',
+    version: 'test',
+    ...overrides,
+  });
+  return { code, out: stdout.text(), err: stderr.text(), generator };
+}
+
+test('line mode: prompt, grid per digit, errors on stderr, the value and exit 0 on an out-of-range integer', async () => {
+  const { code, out, err, generator } = await runWith('3\nabc\n 7 \n-1\n5\n');
+  assert.equal(code, 0);
+  assert.deepEqual(generator.calls.map((c) => [c.digit, c.n]), [[3, 9], [7, 9]]); // stops at -1: 5 is never read
+  const lines = stripAnsi(out).split('\n');
+  assert.equal(lines[0], 'input digit to generate: 3');
+  assert.equal(lines.filter((l) => /^▀{88}$/.test(l)).length, 88); // two grids of 44 lines
+  assert.deepEqual(lines.slice(-3), ['input digit to generate: -1', '-1', '']);
+  assert.ok(lines.includes('input digit to generate: abc'));
+  assert.match(err, /^error: expected an integer: 0-9 draws that digit, any other integer quits \(got "abc"\)$/m);
+  assert.match(err, /checkpoint \/fake\/checkpoint/);
+  assert.equal(generator.disposed, true);
+});
+
+test('line mode: end of input exits 0; a failed load exits 1 with one line', async () => {
+  const eof = await runWith('2\n');
+  assert.equal(eof.code, 0);
+  assert.ok(eof.out.endsWith('input digit to generate: \n'));
+  const failed = await runWith('3\n', { services: { loadGenerator: async () => Promise.reject(new Error('no checkpoint at /x')) } });
+  assert.equal(failed.code, 1);
+  assert.equal(failed.err, 'error: no checkpoint at /x\n');
+  assert.equal(failed.out, '');
+});
+
+test('line mode --train: progress lines and a preview per epoch on stderr, then the loop on the trained checkpoint', async () => {
+  const loaded: string[] = [];
+  const generator = createFakeGenerator();
+  const { code, err } = await runWith('-1\n', {
+    services: {
+      loadGenerator: async (dir) => (loaded.push(dir), generator),
+      train: async (callbacks) => {
+        callbacks.onStatus?.('loading MNIST');
+        for (let batch = 1; batch <= 20; batch++) await callbacks.onBatchEnd?.({ epoch: 1, epochs: 1, batch, batches: 20, loss: 0.1, recon: 0.09, kl: 5, samplesPerSec: 50 });
+        const preview = await generator.generate(0, 10);
+        await callbacks.onEpochEnd?.({ epoch: 1, epochs: 1, loss: 0.1, recon: 0.09, kl: 5, testRecon: 0.1, testKl: 5, seconds: 2, savedTo: '/trained', preview });
+        return { checkpointDir: '/trained', epochsTrained: 1, aborted: false, backend: 'cpu' };
+      },
+    },
+    training: { epochs: 1, batchSize: 128 },
+  });
+  assert.equal(code, 0);
+  assert.deepEqual(loaded, ['/trained']);
+  assert.match(err, /^loading MNIST$/m);
+  assert.equal(err.match(/^epoch 1\/1 [█░]{20} \d+\/20 · loss/gm)?.length, 10); // one line per tenth of the epoch
+  assert.match(err, /^epoch 1\/1 · loss 0\.1000 .* · saved$/m);
+  assert.match(err, /training done: 1 epochs in \/trained/);
+  assert.ok(stripAnsi(err).includes('▀'));
+});
+
+/** Runs the bin with piped stdin, the fake generator and a private settings dir. */
+function runBin(input: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.tsx', ...args], {
+    cwd: root,
+    env: { ...process.env, CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: configDir, NO_COLOR: '', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+}
+
+test('the bin in line mode (stdin is a pipe): printf "3\\n7\\n-1\\n" | cvae-repl', async () => {
+  const { code, out, err } = await runBin('3\n7\n-1\n');
+  assert.equal(code, 0, err);
+  const lines = stripAnsi(out).split('\n');
+  assert.equal(lines.filter((l) => /^▀{88}$/.test(l)).length, 88);
+  assert.deepEqual(lines.slice(-3), ['input digit to generate: -1', '-1', '']);
+  assert.match(out, /\x1b\[38;2;/); // 24-bit half-blocks even though stdout is a pipe
+  assert.ok(!/Hi, looks like|at .*\.ts:\d+/.test(out + err), 'no banner, no stack trace');
+});
+
+test('the bin in line mode: NO_COLOR gives ascii, --render kitty gives payloads, EOF exits 0', async () => {
+  const ascii = await runBin('1\n', [], { NO_COLOR: '1' });
+  assert.equal(ascii.code, 0);
+  assert.ok(!ascii.out.includes('\x1b'));
+  assert.ok(ascii.out.includes('@'));
+  const kitty = await runBin('1\n-5\n', ['--render', 'kitty']);
+  assert.equal(kitty.code, 0);
+  assert.match(kitty.out, /\x1b_Ga=T,f=100/);
+  assert.ok(kitty.out.endsWith('-5\n'));
+  const bad = await runBin('', ['--grid', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /^error: --grid must be an integer from 1 to 10 \(got 0\)\n/);
+});

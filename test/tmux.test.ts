@@ -1,0 +1,104 @@
+/**
+ * The app in a real terminal: tmux runs it, we type like a person and read the screen back with
+ * `capture-pane -e` (cells and their colours). Skipped, saying so, only when tmux is not installed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+interface Cell {
+  ch: string;
+  fg: string;
+  bg: string;
+}
+
+/**
+ * Parses `capture-pane -e -p` into cells. tmux only emits an SGR when attributes change, and carries
+ * them across line ends, so the colour state runs through the whole capture.
+ */
+function parseCapture(text: string): Cell[][] {
+  let fg = 'default';
+  let bg = 'default';
+  return text.split('\n').map((line) => {
+    const cells: Cell[] = [];
+    for (const m of line.matchAll(/\x1b\[([0-9;:]*)m|([^\x1b])/gu)) {
+      if (m[2] !== undefined) {
+        cells.push({ ch: m[2], fg, bg });
+        continue;
+      }
+      const p = (m[1] ?? '').split(/[;:]/).map(Number);
+      for (let i = 0; i < p.length; i++) {
+        const code = p[i]!;
+        if (code === 0 || m[1] === '') [fg, bg] = ['default', 'default'];
+        else if ((code === 38 || code === 48) && p[i + 1] === 2) {
+          const rgb = p.slice(i + 2, i + 5).join(',');
+          if (code === 38) fg = rgb;
+          else bg = rgb;
+          i += 4;
+        } else if (code === 39) fg = 'default';
+        else if (code === 49) bg = 'default';
+      }
+    }
+    return cells;
+  });
+}
+
+test('tmux: 3 draws a 3x3 grid of 24-bit half-blocks, abc shows an error and the app lives, -1 exits 0', { skip: hasTmux ? false : 'tmux is not installed (CI installs it: .ci/run)' }, async () => {
+  const socket = `cvae-repl-test-${process.pid}-${Date.now()}`;
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-tmux-'));
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  const capture = (colours = false): string => tmux('capture-pane', '-p', '-J', ...(colours ? ['-e'] : []), '-S', '-300', '-t', 'app');
+  const paneDead = (): boolean => tmux('display-message', '-p', '-t', 'app', '#{pane_dead}').trim() === '1';
+  async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+    const start = Date.now();
+    while (!check()) {
+      if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}; the screen:\n${capture()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  // Ink only draws its live frame when it does not think it runs in CI, so CI is unset for the app.
+  const command = `env -u CI -u CONTINUOUS_INTEGRATION CVAE_REPL_CONFIG_DIR='${configDir}' CVAE_REPL_FAKE_GENERATOR=1 TERM=xterm-256color '${process.execPath}' --import tsx src/cli.tsx`;
+  tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'app', '-x', '120', '-y', '50', '-c', root, command, ';', 'set-option', '-t', 'app', 'remain-on-exit', 'on');
+  try {
+    await until(() => capture().includes('input digit to generate:'), 'the prompt');
+    tmux('send-keys', '-t', 'app', '3', 'Enter');
+    await until(() => (capture().match(/input digit to generate:/g) ?? []).length >= 2, 'the grid and the next prompt');
+
+    const screen = parseCapture(capture(true));
+    const gridRows = screen.filter((cells) => cells.length > 0 && cells.every((c) => c.ch === '▀'));
+    assert.equal(gridRows.length, 44, '28 px tiles, 2 px gaps, 2 pixel rows per line: 3 * 14 + 2 = 44 lines');
+    assert.ok(gridRows.every((cells) => cells.length === 88), 'three tiles of 28 columns and two gaps of 2');
+    assert.ok(gridRows.every((cells) => cells.every((c) => /^\d+,\d+,\d+$/.test(c.fg) && /^\d+,\d+,\d+$/.test(c.bg))), 'every cell carries 24-bit colours');
+    // The 3x3 layout: gap columns 28-29 and 58-59 are gray on every line, gap line 14 and 29 are gray across.
+    const gray = '77,77,77';
+    for (const cells of gridRows) for (const x of [28, 29, 58, 59]) assert.equal(cells[x]!.fg, gray);
+    for (const y of [14, 29]) assert.ok(gridRows[y]!.every((c) => c.fg === gray && c.bg === gray), `line ${y} is a gap`);
+    // Each tile has ink: some bright cells in every one of the nine.
+    for (let ty = 0; ty < 3; ty++) {
+      for (let tx = 0; tx < 3; tx++) {
+        const tile = gridRows.slice(ty * 15, ty * 15 + 14).flatMap((cells) => cells.slice(tx * 30, tx * 30 + 28));
+        assert.ok(tile.some((c) => Number(c.fg.split(',')[0]) > 128), `tile ${ty},${tx} shows a stroke`);
+      }
+    }
+
+    tmux('send-keys', '-t', 'app', 'abc', 'Enter');
+    await until(() => capture().includes('error: expected an integer'), 'the error');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(paneDead(), false, 'the app is still running');
+    assert.ok(capture().trimEnd().endsWith('input digit to generate:'), 'the prompt is back');
+
+    tmux('send-keys', '-t', 'app', '--', '-1', 'Enter');
+    await until(paneDead, 'the app to exit');
+    assert.equal(tmux('display-message', '-p', '-t', 'app', '#{pane_dead_status}').trim(), '0');
+    assert.match(capture(), /input digit to generate: -1\n-1\n/);
+  } finally {
+    spawnSync('tmux', ['-L', socket, 'kill-server']);
+  }
+});
