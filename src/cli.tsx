@@ -6,42 +6,12 @@
  * config answer at once.
  */
 import path from 'node:path';
-import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainFlags } from './args.js';
-import { DEFAULT_TRAIN_OPTIONS, type BackendChoice, type DigitGenerator, type SampleOptions, type TrainCallbacks, type TrainOptions, type TrainOutcome } from './engine/types.js';
+import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainClassifierFlags, type TrainFlags } from './args.js';
+import { DEFAULT_TRAIN_OPTIONS, type DigitGenerator, type SampleOptions, type TrainOptions } from './engine/types.js';
 import type { SettingsStore } from './settings.js';
 import type { AppServices } from './ui/app.js';
 import { VERSION } from './version.js';
 
-/** Where a subcommand writes. */
-interface CommandIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
-
-/** What `cvae-repl eval` passes to the eval command. */
-interface EvalOptions {
-  checkpointDir: string;
-  json: boolean;
-  out?: string;
-  backend: BackendChoice;
-}
-
-// The engine's entry points, loaded on demand (they pull in tfjs).
-interface GeneratorModule {
-  loadGenerator(checkpointDir: string, backend: BackendChoice): Promise<DigitGenerator>;
-}
-interface TrainModule {
-  trainCheckpoint(options: TrainOptions, callbacks: TrainCallbacks): Promise<TrainOutcome>;
-}
-interface TrainCommandModule {
-  runTrainCommand(options: TrainOptions, io: CommandIo, signal?: AbortSignal): Promise<number>;
-}
-interface SampleCommandModule {
-  runSampleCommand(options: SampleOptions, io: CommandIo): Promise<number>;
-}
-interface EvalCommandModule {
-  runEvalCommand(options: EvalOptions, io: CommandIo): Promise<number>;
-}
 interface FakeGeneratorModule {
   createFakeGenerator(): DigitGenerator;
 }
@@ -64,7 +34,7 @@ async function importModule<T>(specifier: string, what: string): Promise<T> {
   }
 }
 
-const stdio: CommandIo = { stdout: process.stdout, stderr: process.stderr };
+const stdio = { stdout: process.stdout, stderr: process.stderr };
 
 function say(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -138,7 +108,7 @@ function abortOnSigint(controller: AbortController): () => void {
 async function runTrain(flags: TrainFlags): Promise<number> {
   const options = await trainOptionsFrom(flags);
   const store = await openStore();
-  const { runTrainCommand } = await importModule<TrainCommandModule>('./commands/train.js', 'training');
+  const { runTrainCommand } = await import('./commands/train.js');
   const controller = new AbortController();
   const release = abortOnSigint(controller);
   try {
@@ -150,7 +120,7 @@ async function runTrain(flags: TrainFlags): Promise<number> {
     } catch {
       written = false;
     }
-    if (code === 0 && written) {
+    if ((code === 0 || code === 130) && written) {
       store.setActiveCheckpoint(options.checkpointDir);
       say(process.stderr, `active checkpoint: ${options.checkpointDir}`);
     }
@@ -177,17 +147,53 @@ async function runSample(flags: SampleFlags): Promise<number> {
     ...(flags.cols === undefined ? {} : { cols: flags.cols }),
     ...(flags.seed === undefined ? {} : { seed: flags.seed }),
   };
-  const { runSampleCommand } = await importModule<SampleCommandModule>('./commands/sample.js', 'sampling');
+  const { runSampleCommand } = await import('./commands/sample.js');
   return runSampleCommand(options, stdio);
 }
 
 async function runEval(flags: EvalFlags): Promise<number> {
-  const { resolveCheckpoint } = await import('./settings.js');
+  const { resolveCheckpoint, SHIPPED_CLASSIFIER } = await import('./settings.js');
   const settings = (await openStore()).get();
   const checkpoint = resolveCheckpoint(flags.checkpoint, settings);
   if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
-  const { runEvalCommand } = await importModule<EvalCommandModule>('./commands/eval.js', 'eval');
-  return runEvalCommand({ checkpointDir: checkpoint.dir, json: flags.json, backend: flags.backend ?? 'auto', ...(flags.out === undefined ? {} : { out: path.resolve(flags.out) }) }, stdio);
+  const { runEvalCommand, DEFAULT_EVAL_OPTIONS } = await import('./commands/eval.js');
+  return runEvalCommand(
+    {
+      checkpointDir: checkpoint.dir,
+      classifierDir: path.resolve(flags.classifier ?? SHIPPED_CLASSIFIER),
+      json: flags.json,
+      backend: flags.backend ?? 'auto',
+      samplesPerDigit: flags.samples ?? DEFAULT_EVAL_OPTIONS.samplesPerDigit,
+      seed: flags.seed ?? DEFAULT_EVAL_OPTIONS.seed,
+      ...(flags.out === undefined ? {} : { out: path.resolve(flags.out) }),
+      ...(flags.dataDir === undefined ? {} : { dataDir: path.resolve(flags.dataDir) }),
+    },
+    { ...stdio, env: process.env },
+  );
+}
+
+async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> {
+  const { SHIPPED_CLASSIFIER } = await import('./settings.js');
+  const { runTrainClassifierCommand, DEFAULT_TRAIN_CLASSIFIER_OPTIONS: d } = await import('./commands/train-classifier.js');
+  const controller = new AbortController();
+  const release = abortOnSigint(controller);
+  try {
+    return await runTrainClassifierCommand(
+      {
+        out: path.resolve(flags.out ?? SHIPPED_CLASSIFIER),
+        epochs: flags.epochs ?? d.epochs,
+        batchSize: flags.batchSize ?? d.batchSize,
+        seed: flags.seed ?? d.seed,
+        backend: flags.backend ?? d.backend,
+        signal: controller.signal,
+        ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+        ...(flags.dataDir === undefined ? {} : { dataDir: path.resolve(flags.dataDir) }),
+      },
+      stdio,
+    );
+  } finally {
+    release();
+  }
 }
 
 async function runRepl(flags: ReplFlags): Promise<number> {
@@ -205,11 +211,11 @@ async function runRepl(flags: ReplFlags): Promise<number> {
   const services: AppServices = {
     loadGenerator: fake
       ? async () => (await importModule<FakeGeneratorModule>('../test/fake-generator.js', 'the fake generator (a source checkout only)')).createFakeGenerator()
-      : async (dir) => (await importModule<GeneratorModule>('./engine/generator.js', 'the generator')).loadGenerator(dir, backend),
+      : async (dir) => (await import('./engine/generator.js')).loadGenerator(dir, backend),
     onTrained: (outcome) => store.setActiveCheckpoint(outcome.checkpointDir),
   };
   if (trainOptions !== undefined) {
-    services.train = async (callbacks) => (await importModule<TrainModule>('./engine/train.js', 'training')).trainCheckpoint(trainOptions, callbacks);
+    services.train = async (callbacks) => (await import('./engine/train.js')).trainCheckpoint(trainOptions, callbacks);
   }
   const common = {
     services,
@@ -285,6 +291,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runSample(command.flags);
     case 'eval':
       return runEval(command.flags);
+    case 'train-classifier':
+      return runTrainClassifier(command.flags);
     case 'repl':
       return runRepl(command.flags);
   }

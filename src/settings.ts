@@ -165,6 +165,9 @@ export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 /** The checkpoint that ships with the package. */
 export const SHIPPED_CHECKPOINT = path.join(PACKAGE_ROOT, 'checkpoints', 'cvae');
 
+/** The classifier `eval` judges samples with, shipped with the package. */
+export const SHIPPED_CLASSIFIER = path.join(PACKAGE_ROOT, 'checkpoints', 'classifier');
+
 /** Where the settings file lives: CVAE_REPL_CONFIG_DIR, else the platform's user config dir. */
 export function userConfigDir(env: Readonly<Record<string, string | undefined>> = process.env, platform: NodeJS.Platform = process.platform): string {
   if (env.CVAE_REPL_CONFIG_DIR) return path.resolve(env.CVAE_REPL_CONFIG_DIR);

@@ -52,7 +52,7 @@ export interface GridRenderOptions {
   cols?: number;
   /** Gap between tiles, in source pixels. Default 2. */
   gap?: number;
-  /** Gray level of the gap in [0, 1]; default 0.3, so tiles on MNIST's black background stay apart. */
+  /** Gray level of the gap in [0, 1]; default 0.3 (0 in ascii, where it would print as dashes), so tiles on MNIST's black background stay apart. */
   gapShade?: number;
 }
 
@@ -70,7 +70,7 @@ const CELL_ASPECT = 2;
 
 /** Draws `tiles` as one grid for the given mode, fitted to `columns`. */
 export function renderGrid(tiles: readonly GrayImage[], options: GridRenderOptions): RenderedGrid {
-  const grid = tileGrid(tiles, { cols: options.cols, pad: options.gap ?? 2, background: options.gapShade ?? 0.3 });
+  const grid = tileGrid(tiles, { cols: options.cols, pad: options.gap ?? 2, background: options.gapShade ?? (options.mode === 'ascii' ? 0 : 0.3) });
   return renderImage(grid, options.mode, options.columns);
 }
 
