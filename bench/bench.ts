@@ -1,13 +1,15 @@
 /**
- * `npm run bench [-- --json] [--rounds N] [--steps N] [--backend B] [--no-peer]`
+ * `npm run bench [-- --json] [--rounds N] [--steps N] [--threads N] [--backend B] [--no-peer] [--no-single] [--checkpoint DIR]`
  *
- * Training throughput (batches of 128, the full model, after warm-up), 3x3-grid generation time
- * (z -> pixels, median) and start-up time, and, when Debian's python3-torch is importable, the
- * PyTorch peer (../shared/bench/torch_peer.py) at the same thread count, measured INTERLEAVED
- * with ours in the same run (ours, peer, ours, peer, ...) so machine noise hits both alike.
- * With --json: one JSON object on stdout; otherwise a table.
+ * Training throughput of the app's own training step (train.ts: batches of 128 of real MNIST, the
+ * full model, the engine's Adam, after warm-up) on `threads` threads (default one per core; the
+ * data-parallel step) and on one thread; 3x3-grid generation (z -> pixels, median); start-up of
+ * the app to its prompt; and, when Debian's python3-torch is importable, the PyTorch peer
+ * (../shared/bench/torch_peer.py) at the same thread count. All training measurements alternate
+ * in rounds (ours, ours on 1 thread, peer, ours, ...) so machine noise hits them alike.
+ * With --json: one JSON object on stdout; otherwise a table. Progress goes to stderr.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,9 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { runModel } from '../src/engine/model.js';
+import { gatherBatch, loadMnist } from '../src/engine/data.js';
+import { buildCvae, DEFAULT_MODEL_CONFIG, runModel, seedWeights } from '../src/engine/model.js';
+import { createParallelStep, defaultRanks } from '../src/engine/parallel/index.js';
+import { createRng, normals, permutation } from '../src/engine/rng.js';
+import { createAdam, createLocalStep, type StepContext, type TrainStep } from '../src/engine/train.js';
 import type { BackendChoice } from '../src/engine/types.js';
-import { buildCvae, makeTrainStep, randomBatch } from './train-step.js';
+import { PROMPT } from '../src/ui/reducer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';
@@ -31,13 +37,14 @@ const { values: flags } = parseArgs({
     backend: { type: 'string', default: 'auto' },
     peer: { type: 'string', default: path.resolve(ROOT, '../shared/bench/torch_peer.py') },
     'no-peer': { type: 'boolean', default: false },
-    'peer-threads': { type: 'string', default: '2' },
+    threads: { type: 'string' },
+    'no-single': { type: 'boolean', default: false },
+    checkpoint: { type: 'string' },
   },
 });
 
 const rounds = Math.max(1, Number(flags.rounds));
 const steps = Math.max(1, Number(flags.steps));
-const peerThreads = Number(flags['peer-threads']);
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -55,21 +62,36 @@ function log(message: string): void {
 // --- ours -----------------------------------------------------------------------------------------
 
 const backend = await initBackend(flags.backend as BackendChoice);
-const model = buildCvae();
-const optimizer = tf.train.adam(5e-4, 0.9, 0.999, 1e-7);
-const step = makeTrainStep(model, optimizer);
-const { x, c } = randomBatch(BATCH);
-
-async function trainOnce(): Promise<void> {
-  const loss = tf.tidy(() => step(x, c, tf.randomNormal([BATCH, 16]) as tf.Tensor2D));
-  await loss.data(); // as the trainer does: the loss is reported every batch
-  loss.dispose();
+const threads = Math.max(1, Number(flags.threads ?? (backend === 'wasm' ? defaultRanks() : 1)));
+// The peer runs at the same thread count as ours.
+const peerThreads = threads;
+const data = await loadMnist('train', { limit: BATCH * 8 });
+const order = permutation(data.count, createRng(1, 'bench'));
+const epsRng = createRng(1, 'eps');
+let cursor = 0;
+function nextBatch() {
+  const start = cursor;
+  cursor = (cursor + BATCH) % data.count;
+  return { ...gatherBatch(data, order, start, start + BATCH), eps: normals(BATCH * DEFAULT_MODEL_CONFIG.latentDim, epsRng) };
 }
 
+/** A model, the engine's Adam and a step (the app's own training code path). */
+async function trainer(ranks: number): Promise<{ step: TrainStep; context: StepContext }> {
+  const model = buildCvae();
+  seedWeights(model, createRng(1, 'init'));
+  const context: StepContext = { model, optimizer: createAdam(model, 5e-4), gamma: 1e-4, config: DEFAULT_MODEL_CONFIG };
+  const step = ranks > 1 ? await createParallelStep(context, { ranks, maxBatch: BATCH, backend }) : createLocalStep(context);
+  return { step, context };
+}
+
+const main = await trainer(threads);
+const single = threads > 1 && !flags['no-single'] ? await trainer(1) : undefined;
+const model = main.context.model;
+
 /** Samples per second over `steps` consecutive training steps. */
-async function oursRound(): Promise<number> {
+async function oursRound(step: TrainStep): Promise<number> {
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await trainOnce();
+  for (let i = 0; i < steps; i++) await step.run(nextBatch());
   return (steps * BATCH * 1000) / (performance.now() - t0);
 }
 
@@ -89,23 +111,35 @@ function gen9Ms(repeats = 40): number {
   return median(times);
 }
 
-/** Wall time of a fresh process that loads tfjs, picks the backend, builds the model and decodes one grid. */
-function startupMs(): number | undefined {
-  const script = [
-    "const t0 = performance.now();",
-    "const { initBackend } = await import('./src/engine/backend.ts');",
-    "const { buildDecoder, runModel } = await import('./src/engine/model.ts');",
-    "const tf = await import('@tensorflow/tfjs-core');",
-    `await initBackend(${JSON.stringify(flags.backend)});`,
-    'const d = buildDecoder();',
-    "tf.tidy(() => runModel(d, [tf.zeros([9, 16]), tf.zeros([9, 10])], false)[0].dataSync());",
-    'console.log(JSON.stringify({ inner: performance.now() - t0 }));',
-  ].join('\n');
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
-  const wall = performance.now() - t0;
-  if (r.status !== 0) return undefined;
-  return wall;
+/**
+ * Start-up to the prompt: a fresh `cvae-repl` in line mode (stdin a pipe) until it prints the
+ * prompt, using dist/cli.js when built (what users run), else src through tsx. Needs a checkpoint.
+ */
+async function startupToPrompt(): Promise<{ ms: number; via: string } | string> {
+  const checkpoint = flags.checkpoint ?? path.join(ROOT, 'checkpoints', 'cvae');
+  if (!existsSync(path.join(checkpoint, 'meta.json')) && !existsSync(checkpoint)) return `no checkpoint at ${checkpoint}`;
+  const dist = path.join(ROOT, 'dist', 'cli.js');
+  const args = existsSync(dist) ? [dist] : ['--import', 'tsx', path.join(ROOT, 'src', 'cli.tsx')];
+  const via = existsSync(dist) ? 'dist/cli.js' : 'src/cli.tsx via tsx';
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [...args, '--checkpoint', checkpoint, '--backend', flags.backend], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let done = false;
+    const finish = (result: { ms: number; via: string } | string) => {
+      if (done) return;
+      done = true;
+      child.stdin.end('-1\n');
+      setTimeout(() => child.kill(), 2000).unref();
+      resolve(result);
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes(PROMPT)) finish({ ms: performance.now() - t0, via });
+    });
+    child.on('exit', () => finish(`the app exited before its prompt: ${out.slice(0, 200)}`));
+    setTimeout(() => finish('no prompt within 30 s'), 30_000).unref();
+  });
 }
 
 // --- the peer -------------------------------------------------------------------------------------
@@ -148,40 +182,46 @@ function peerRound(): Promise<PeerResult> {
 // --- run ------------------------------------------------------------------------------------------
 
 const loadBefore = os.loadavg()[0]!;
-log(`backend ${backend}; warming up`);
-for (let i = 0; i < 3; i++) await trainOnce();
+log(`backend ${backend}, ${threads} thread(s); warming up`);
+for (const t of [main, single]) if (t) for (let i = 0; i < 3; i++) await t.step.run(nextBatch());
 const peerMissing = peerAvailable();
 const ours: number[] = [];
+const oursSingle: number[] = [];
 const peer: PeerResult[] = [];
+// Rounds alternate ours / (ours on one thread) / peer, so load changes hit all of them alike.
 for (let r = 0; r < rounds; r++) {
-  ours.push(await oursRound());
-  log(`round ${r + 1}/${rounds}: ours ${ours.at(-1)!.toFixed(1)} samples/s`);
+  ours.push(await oursRound(main.step));
+  log(`round ${r + 1}/${rounds}: ours (${threads} threads) ${ours.at(-1)!.toFixed(1)} samples/s`);
+  if (single) {
+    oursSingle.push(await oursRound(single.step));
+    log(`round ${r + 1}/${rounds}: ours (1 thread) ${oursSingle.at(-1)!.toFixed(1)} samples/s`);
+  }
   if (!peerMissing) {
     peer.push(await peerRound());
-    log(`round ${r + 1}/${rounds}: peer ${peer.at(-1)!.samples_per_s.toFixed(1)} samples/s`);
+    log(`round ${r + 1}/${rounds}: peer (${peerThreads} threads) ${peer.at(-1)!.samples_per_s.toFixed(1)} samples/s`);
   }
 }
 const gen9 = gen9Ms();
-const startup = startupMs();
+const startup = await startupToPrompt();
+for (const t of [main, single]) await t?.step.dispose?.();
 
 const oursMedian = median(ours);
 const peerMedian = peer.length ? median(peer.map((p) => p.samples_per_s)) : undefined;
-// The ratio of medians, and per round (each ours/peer pair ran back to back).
+// Per round too: each ours/peer pair ran back to back.
 const pairRatios = peer.map((p, i) => ours[i]! / p.samples_per_s);
 
 const result: Record<string, unknown> = {
   backend,
-  threads: 1,
+  threads,
   batch: BATCH,
   steps_per_round: steps,
   rounds,
   train_samples_per_s: round1(oursMedian),
   train_ms_per_batch: round1((BATCH * 1000) / oursMedian),
   train_samples_per_s_rounds: ours.map(round1),
+  ...(oursSingle.length ? { train_samples_per_s_1thread: round1(median(oursSingle)), train_samples_per_s_1thread_rounds: oursSingle.map(round1) } : {}),
   gen9_ms: round2(gen9),
-  startup_ms: startup === undefined ? null : Math.round(startup),
-  // Other processes share the cores; the 1-minute load average says how much.
-  load_avg_1m: [round2(loadBefore), round2(os.loadavg()[0]!)],
+  ...(typeof startup === 'string' ? { startup_ms: null, startup_note: startup } : { startup_ms: Math.round(startup.ms), startup_via: startup.via }),
   ...(peerMedian === undefined
     ? { peer_torch: peerMissing }
     : {
@@ -192,20 +232,23 @@ const result: Record<string, unknown> = {
         ratio: round2(oursMedian / peerMedian),
         ratio_rounds: pairRatios.map(round2),
       }),
+  // Other processes share the cores; the 1-minute load average before and after says how much.
+  load_avg_1m: [round2(loadBefore), round2(os.loadavg()[0]!)],
 };
 
 if (flags.json) {
   process.stdout.write(JSON.stringify(result) + '\n');
 } else {
-  const rows: [string, string, string][] = [
-    ['', `cvae-repl (${backend}, ${result.threads} thread)`, peerMedian === undefined ? 'PyTorch peer' : `PyTorch CPU (${peerThreads} threads)`],
-    ['train samples/s (batch 128)', String(result.train_samples_per_s), peerMedian === undefined ? String(peerMissing) : String(round1(peerMedian))],
-    ['ms per batch', String(result.train_ms_per_batch), peerMedian === undefined ? '' : String(round1((BATCH * 1000) / peerMedian))],
-    ['3x3 grid, z -> pixels (median ms)', String(result.gen9_ms), peer.length ? String(round2(median(peer.map((p) => p.gen9_ms)))) : ''],
-    ['start-up to first grid (ms)', String(result.startup_ms ?? 'n/a'), ''],
+  const peerCol = (v: string) => (peerMedian === undefined ? '' : v);
+  const rows: [string, string, string, string][] = [
+    ['', `cvae-repl (${backend}, ${threads} threads)`, single ? 'cvae-repl (1 thread)' : '', peerMedian === undefined ? `PyTorch peer: ${peerMissing}` : `PyTorch CPU (${peerThreads} threads)`],
+    ['train samples/s (batch 128)', String(result.train_samples_per_s), single ? String(result.train_samples_per_s_1thread) : '', peerCol(String(round1(peerMedian ?? 0)))],
+    ['ms per batch', String(result.train_ms_per_batch), single ? String(round1((BATCH * 1000) / median(oursSingle))) : '', peerCol(String(round1((BATCH * 1000) / (peerMedian ?? 1))))],
+    ['3x3 grid, z -> pixels (median ms)', String(result.gen9_ms), '', peerCol(String(result.peer_torch_gen9_ms))],
+    ['start-up to prompt (ms)', typeof startup === 'string' ? `n/a (${startup})` : `${Math.round(startup.ms)} (${startup.via})`, '', ''],
   ];
-  const w0 = Math.max(...rows.map((r) => r[0].length));
-  const w1 = Math.max(...rows.map((r) => r[1].length));
-  for (const [a, b, cc] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${cc}`);
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(`${r[0].padEnd(widths[0]!)}  ${r[1].padStart(widths[1]!)}  ${r[2].padStart(widths[2]!)}  ${r[3]}`);
   if (peerMedian !== undefined) console.log(`ratio ours / peer: ${round2(oursMedian / peerMedian)} (per round: ${pairRatios.map(round2).join(', ')})`);
+  console.log(`load average (1 min) before/after: ${round2(loadBefore)} / ${round2(os.loadavg()[0]!)}`);
 }
