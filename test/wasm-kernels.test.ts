@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { batchNormGradConfig, stockBatchNormGrad } from '../src/engine/wasm-kernels/batchnorm-grad.js';
+import { cachedPhaseKernelCount } from '../src/engine/wasm-kernels/conv2d-backprop-input.js';
 import { CUSTOM_WASM_KERNELS } from '../src/engine/wasm-kernels/index.js';
 
 type Pad = 'same' | 'valid';
@@ -242,6 +243,26 @@ describe('wasm kernels', () => {
     c.dispose();
     assert.deepEqual(Array.from(await b.data()), [1, 2, 3]);
     b.dispose();
+  });
+
+  it('caches the transposed-conv kernel per filter, and drops it once the filter is freed', async () => {
+    await initBackend('wasm');
+    const backend = tf.backend();
+    const x = tf.tensor4d(seeded([2, 4, 4, 8], 1), [2, 4, 4, 8]);
+    const up = (f: tf.Tensor4D) => tf.tidy(() => tf.conv2dTranspose(x, f, [2, 8, 8, 4], 2, 'same'));
+    const filters = [0, 1, 2].map((i) => tf.tensor4d(seeded([3, 3, 4, 8], 10 + i), [3, 3, 4, 8]));
+    const first = up(filters[0]!);
+    const again = up(filters[0]!);
+    assert.equal(maxAbsDiff(await first.data(), await again.data()), 0);
+    const base = cachedPhaseKernelCount(backend);
+    for (const f of filters.slice(1)) tf.dispose(up(f));
+    assert.equal(cachedPhaseKernelCount(backend), base + 2);
+    tf.dispose(filters);
+    const last = tf.tensor4d(seeded([3, 3, 4, 8], 20), [3, 3, 4, 8]);
+    tf.dispose(up(last));
+    // The freed filters' kernels are gone; only the live filter's is cached.
+    assert.equal(cachedPhaseKernelCount(backend), 1);
+    tf.dispose([x, first, again, last]);
   });
 
   it('leaves no tensors behind', async () => {

@@ -80,6 +80,36 @@ function phaseKernel(scope: KernelScope, filter: tf.TensorInfo, gh: Geometry, gw
   return scope.reshape(gathered, [gh.a, gw.a, outC, gh.s * gw.s * inC]);
 }
 
+interface FilterCacheBackend {
+  dataIdMap: { has(dataId: tf.DataId): boolean };
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+}
+
+// Phase kernels by filter, per backend. With fixed weights (generation) the kernel is built once,
+// and XNNPACK, which caches its packed operator per filter tensor, is not re-packed on every call.
+// Entries whose filter has been freed are dropped on the next call; in training (new weights every
+// step) that bounds the cache to the layers of about one step.
+const phaseKernels = new WeakMap<object, Map<tf.DataId, { key: string; kernel: tf.TensorInfo }>>();
+
+function cachedPhaseKernel(scope: KernelScope, filter: tf.TensorInfo, gh: Geometry, gw: Geometry, inC: number, outC: number): tf.TensorInfo {
+  const backend = scope.backend as unknown as FilterCacheBackend;
+  let cache = phaseKernels.get(backend);
+  if (!cache) phaseKernels.set(backend, (cache = new Map()));
+  for (const [dataId, entry] of cache) {
+    if (!backend.dataIdMap.has(dataId)) {
+      backend.disposeData(entry.kernel.dataId);
+      cache.delete(dataId);
+    }
+  }
+  const key = [gh.k, gw.k, gh.s, gw.s, inC, outC].join(',');
+  const hit = cache.get(filter.dataId);
+  if (hit?.key === key) return hit.kernel;
+  const kernel = scope.keep(phaseKernel(scope, filter, gh, gw, inC, outC));
+  if (!hit) cache.set(filter.dataId, { key, kernel });
+  else scope.adopt(kernel); // same filter in a different geometry: not cached, freed with the scope
+  return kernel;
+}
+
 export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
@@ -95,7 +125,7 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
       // Trailing rows of dy that reach no input row (only with unusual explicit padding).
       src = scope.slice(dy, [0, 0, 0, 0], [batch, info.outHeight + Math.min(gh.padAfter, 0), info.outWidth + Math.min(gw.padAfter, 0), outC]);
     }
-    const kernel = phaseKernel(scope, filter, gh, gw, inC, outC);
+    const kernel = cachedPhaseKernel(scope, filter, gh, gw, inC, outC);
     let out = scope.run(
       'Conv2D',
       { x: src, filter: kernel },
@@ -126,4 +156,9 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
     }
     return out;
   });
+}
+
+/** How many phase kernels are cached for `backend` (tests: the cache must not grow without bound). */
+export function cachedPhaseKernelCount(backend: object): number {
+  return phaseKernels.get(backend)?.size ?? 0;
 }

@@ -58,6 +58,12 @@ export class KernelScope {
     return info;
   }
 
+  /** Makes the scope free `info` (an output it did not create) when it is disposed. */
+  adopt(info: tf.TensorInfo): tf.TensorInfo {
+    this.temps.push(info);
+    return info;
+  }
+
   dispose(): void {
     for (const info of this.temps.splice(0)) this.backend.disposeData(info.dataId);
   }
