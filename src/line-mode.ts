@@ -7,7 +7,7 @@ import readline from 'node:readline';
 import type { BackendChoice, DigitGenerator, SamplerName, TrainCallbacks, TrainOutcome } from './engine/types.js';
 import { gridToBytes, renderGrid, type RenderMode } from './render/terminal.js';
 import type { AppServices } from './ui/app.js';
-import { backendHint, errorMessage, formatBatchStats, formatEpoch, formatHeader, progressBar, renderPreview } from './ui/format.js';
+import { backendHint, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPreview } from './ui/format.js';
 import { PROMPT, parsePromptInput } from './ui/reducer.js';
 
 export interface TextSink {
@@ -75,8 +75,8 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
     }
     stderr.write(
       outcome.aborted
-        ? `training stopped; ${outcome.epochsTrained > 0 ? `kept the last complete checkpoint (${outcome.epochsTrained} epochs) in ${outcome.checkpointDir}` : 'no epoch finished, no checkpoint was written'}\n`
-        : `training done: ${outcome.epochsTrained} epochs in ${outcome.checkpointDir}, now the active checkpoint\n`,
+        ? `training stopped; ${outcome.epochsTrained > 0 ? `kept the last complete checkpoint (${plural(outcome.epochsTrained, 'epoch')}) in ${outcome.checkpointDir}` : 'no epoch finished, no checkpoint was written'}\n`
+        : `training done: ${plural(outcome.epochsTrained, 'epoch')} in ${outcome.checkpointDir}, now the active checkpoint\n`,
     );
   }
 
@@ -88,7 +88,7 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
     return 1;
   }
   try {
-    stderr.write(`${formatHeader(options.version, generator.backend, generator.checkpoint)}\n`);
+    stderr.write(`${formatHeader(options.version, generator.backend, generator.checkpoint, options.sampler).join('\n')}\n`);
     const hint = backendHint(options.backendChoice, generator.backend);
     if (hint !== undefined) stderr.write(`${hint}\n`);
 

@@ -86,7 +86,7 @@ test('line mode --train: progress lines and a preview per epoch on stderr, then 
   assert.match(err, /^loading MNIST$/m);
   assert.equal(err.match(/^epoch 1\/1 [█░]{20} \d+\/20 · loss/gm)?.length, 10); // one line per tenth of the epoch
   assert.match(err, /^epoch 1\/1 · loss 0\.1000 .* · saved$/m);
-  assert.match(err, /training done: 1 epochs in \/trained/);
+  assert.match(err, /training done: 1 epoch in \/trained/);
   assert.ok(stripAnsi(err).includes('▀'));
 });
 

@@ -47,7 +47,7 @@ async function type(app: ReturnType<typeof render>, text: string): Promise<void>
 test('a digit draws a 3x3 grid of half-blocks and the prompt comes back', async () => {
   const { app, generator, frame } = setup();
   await waitFor(() => frame().includes('input digit to generate:'), 'the prompt');
-  assert.match(frame(), /backend cpu · checkpoint \/fake\/checkpoint \(30 epochs on 60,000 images/);
+  assert.match(frame(), /backend cpu · sampler fitted\ncheckpoint \/fake\/checkpoint \(30 epochs on 60,000 images/);
   assert.match(frame(), /hint: `npm install @tensorflow\/tfjs-node`/); // auto chose cpu: one short hint
   await type(app, '3');
   app.stdin.write('\r');
@@ -163,7 +163,7 @@ test('--train shows progress and a preview per epoch, Ctrl+C stops it, then the 
   await waitFor(() => frame().includes('stopping after this batch'), 'the stop notice');
   release();
   await waitFor(() => frame().includes('input digit to generate:'), 'the prompt');
-  assert.match(frame(), /training stopped; kept the last complete checkpoint \(1 epochs\) in \/tmp\/trained/);
+  assert.match(frame(), /training stopped; kept the last complete checkpoint \(1 epoch\) in \/tmp\/trained/);
   assert.deepEqual(loaded, ['/tmp/trained']);
   assert.equal(trained.length, 1);
   assert.deepEqual(exits, []);

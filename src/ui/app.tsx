@@ -8,7 +8,7 @@ import { Box, Static, Text, useApp, useInput, useStdout } from 'ink';
 import type { BackendChoice, DigitGenerator, SamplerName, TrainCallbacks, TrainOutcome } from '../engine/types.js';
 import { renderGrid, type RenderMode } from '../render/terminal.js';
 import { HistoryLine, Prompt, TrainingProgress } from './components.js';
-import { errorMessage, renderPreview } from './format.js';
+import { errorMessage, plural, renderPreview } from './format.js';
 import { initialState, reducer, type HistoryItem } from './reducer.js';
 
 export interface AppServices {
@@ -88,9 +88,9 @@ export function App(props: AppProps): React.JSX.Element {
         }
         const message = outcome.aborted
           ? outcome.epochsTrained > 0
-            ? `training stopped; kept the last complete checkpoint (${outcome.epochsTrained} epochs) in ${outcome.checkpointDir}`
+            ? `training stopped; kept the last complete checkpoint (${plural(outcome.epochsTrained, 'epoch')}) in ${outcome.checkpointDir}`
             : `training stopped before its first epoch finished; no checkpoint was written, opening ${dir}`
-          : `training done: ${outcome.epochsTrained} epochs in ${outcome.checkpointDir}, now the active checkpoint`;
+          : `training done: ${plural(outcome.epochsTrained, 'epoch')} in ${outcome.checkpointDir}, now the active checkpoint`;
         dispatch({ type: 'trainingFinished', outcome, message });
       }
       dispatch({ type: 'status', message: `loading checkpoint ${dir}…` });
@@ -187,7 +187,7 @@ export function App(props: AppProps): React.JSX.Element {
   return (
     <Box flexDirection="column">
       <Static items={state.history as HistoryItem[]}>
-        {(item) => <HistoryLine key={item.id} item={item} version={props.version} backendChoice={props.backendChoice} />}
+        {(item) => <HistoryLine key={item.id} item={item} version={props.version} backendChoice={props.backendChoice} sampler={sampler} />}
       </Static>
       {phase === 'loading' ? <Text dimColor>{state.status ?? 'loading…'}</Text> : null}
       {phase === 'training' && state.training !== undefined ? <TrainingProgress training={state.training} columns={columns} /> : null}

@@ -1,7 +1,7 @@
 /** Presentational pieces of the REPL: each takes props and draws, no state of its own. */
 import React from 'react';
 import { Box, Text } from 'ink';
-import type { BackendChoice } from '../engine/types.js';
+import type { BackendChoice, SamplerName } from '../engine/types.js';
 import type { RenderedGrid } from '../render/terminal.js';
 import { backendHint, formatBatchStats, formatEpoch, formatHeader, progressBar } from './format.js';
 import { PROMPT, type HistoryItem, type TrainingState } from './reducer.js';
@@ -18,13 +18,17 @@ export function GridText({ grid }: { grid: RenderedGrid }): React.JSX.Element | 
 }
 
 /** One finished entry of the scrollback. */
-export function HistoryLine({ item, version, backendChoice }: { item: HistoryItem; version: string; backendChoice: BackendChoice }): React.JSX.Element | null {
+export function HistoryLine({ item, version, backendChoice, sampler }: { item: HistoryItem; version: string; backendChoice: BackendChoice; sampler: SamplerName }): React.JSX.Element | null {
   switch (item.kind) {
     case 'header': {
       const hint = backendHint(backendChoice, item.model.backend);
       return (
         <Box flexDirection="column">
-          <Text bold>{formatHeader(version, item.model.backend, item.model.checkpoint)}</Text>
+          {formatHeader(version, item.model.backend, item.model.checkpoint, sampler).map((line, i) => (
+            <Text key={line} bold={i === 0}>
+              {line}
+            </Text>
+          ))}
           {hint === undefined ? null : <Text dimColor>{hint}</Text>}
         </Box>
       );

@@ -1,5 +1,5 @@
 /** Plain-text pieces shared by the Ink UI and line mode. */
-import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage } from '../engine/types.js';
+import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage, SamplerName } from '../engine/types.js';
 import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
 
 /** `1h02m`, `3m12s`, `45s`. */
@@ -38,7 +38,7 @@ export function formatEpoch(report: EpochReport): string {
 /** `checkpoints/cvae (30 epochs on 60,000 images, trained on tensorflow)` */
 export function describeCheckpoint(checkpoint: CheckpointSummary, cwd = process.cwd()): string {
   const shown = checkpoint.dir.startsWith(`${cwd}/`) ? checkpoint.dir.slice(cwd.length + 1) : checkpoint.dir;
-  const parts = [`${checkpoint.epochsTrained} epoch${checkpoint.epochsTrained === 1 ? '' : 's'} on ${checkpoint.trainSamples.toLocaleString('en-US')} images`, `trained on ${checkpoint.backendTrainedOn}`];
+  const parts = [`${plural(checkpoint.epochsTrained, 'epoch')} on ${checkpoint.trainSamples.toLocaleString('en-US')} images`, `trained on ${checkpoint.backendTrainedOn}`];
   if (checkpoint.testMse !== undefined) parts.push(`test MSE ${checkpoint.testMse.toFixed(4)}`);
   return `${shown} (${parts.join(', ')})`;
 }
@@ -49,9 +49,16 @@ export function backendHint(choice: BackendChoice, backend: BackendName): string
   return 'hint: `npm install @tensorflow/tfjs-node` adds the native backend (much faster training)';
 }
 
-/** The header line: version, backend, checkpoint. */
-export function formatHeader(version: string, backend: BackendName, checkpoint: CheckpointSummary): string {
-  return `cvae-repl ${version} · backend ${backend} · checkpoint ${describeCheckpoint(checkpoint)}`;
+/** The header: version, backend and sampler on one line, the checkpoint and how it was trained on the next. */
+export function formatHeader(version: string, backend: BackendName, checkpoint: CheckpointSummary, sampler: SamplerName): string[] {
+  // The generator falls back to the prior when the checkpoint has no fitted density; say so instead of hiding it.
+  const shownSampler = sampler === 'fitted' && !checkpoint.hasFittedPrior ? 'prior (this checkpoint has no fitted latent density)' : sampler;
+  return [`cvae-repl ${version} · backend ${backend} · sampler ${shownSampler}`, `checkpoint ${describeCheckpoint(checkpoint)}`];
+}
+
+/** `1 epoch`, `2 epochs`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** The first line of an error's message: engine errors are one line; anything else must not dump a stack. */
