@@ -5,10 +5,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
-import { registerBatchNormGrad } from './batchnorm-grad.js';
+import { registerBatchNormGrad, stockBatchNormGrad } from './batchnorm-grad.js';
 import { identity } from './identity.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
-import { captureStock } from './scope.js';
+import { captureStock, stockKernel } from './scope.js';
 
 interface CustomKernel {
   readonly name: string;
@@ -35,5 +35,21 @@ export function registerWasmKernels(): void {
     captureStock(kernel.name);
     if (current) tf.unregisterKernel(kernel.name, 'wasm');
     tf.registerKernel({ kernelName: kernel.name, backendName: 'wasm', kernelFunc: kernel.kernelFunc });
+  }
+}
+
+/**
+ * Puts back wasm's stock kernels and tfjs-core's BatchNorm gradient, keeping only
+ * Conv2DBackpropFilter (which wasm lacks): the plain path that the fast one is checked against
+ * (bench/curve.ts, tests). `registerWasmKernels` (or the next `initBackend('wasm')` switch) undoes it.
+ */
+export function useStockWasmKernels(): void {
+  const grad = stockBatchNormGrad();
+  if (grad) tf.registerGradient(grad);
+  for (const kernel of KERNELS) {
+    const original = stockKernel(kernel.name);
+    if (!original) continue;
+    tf.unregisterKernel(kernel.name, 'wasm');
+    tf.registerKernel({ kernelName: kernel.name, backendName: 'wasm', kernelFunc: original });
   }
 }

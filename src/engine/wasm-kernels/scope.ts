@@ -23,6 +23,11 @@ export function captureStock(name: string): void {
   if (config) stock.set(name, config.kernelFunc);
 }
 
+/** The stock wasm kernel captured for `name`, if any. */
+export function stockKernel(name: string): tf.KernelFunc | undefined {
+  return stock.get(name);
+}
+
 /** A set of intermediate results that are freed together when the composite kernel is done. */
 export class KernelScope {
   private readonly temps: tf.TensorInfo[] = [];
