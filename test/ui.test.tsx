@@ -61,6 +61,13 @@ test('a digit draws a 3x3 grid of half-blocks and the prompt comes back', async 
   assert.ok(blockLines.every((l) => [...l].length === 88));
   assert.match(raw, /\x1b\[38;2;\d+;\d+;\d+m/); // 24-bit colour
   assert.match(frame(), /input digit to generate: 3\n/); // the submitted line stays in the scrollback
+  // A second prompt adds a second grid below the first: the scrollback keeps both, in order.
+  app.stdin.write('8');
+  app.stdin.write('\r');
+  await waitFor(() => generator.calls.length === 2 && frame().trimEnd().endsWith('input digit to generate:'), 'the second grid');
+  const scroll = stripAnsi(app.lastFrame() ?? '');
+  assert.equal(scroll.split('\n').filter((l) => l.startsWith('▀')).length, 88);
+  assert.ok(scroll.indexOf('input digit to generate: 3') < scroll.indexOf('input digit to generate: 8'));
   app.unmount();
 });
 

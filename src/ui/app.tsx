@@ -130,12 +130,16 @@ export function App(props: AppProps): React.JSX.Element {
   }, [pending, grid, sampler, scale, seed, mode, columns]);
 
   // Image payloads go straight to stdout, after <Static> has printed the entries before them.
+  // <Static> wrote the new entries in this commit, before layout effects run; then the pixels can go.
   useLayoutEffect(() => {
-    for (const item of state.history.slice(emitted.current)) {
+    const fresh = state.history.slice(emitted.current);
+    if (fresh.length === 0) return;
+    for (const item of fresh) {
       const payload = payloadOf(item);
       if (payload !== undefined) write(`${payload}\n`);
     }
     emitted.current = state.history.length;
+    dispatch({ type: 'printed', upTo: fresh.at(-1)!.id + 1 });
   }, [state.history, write]);
 
   const { phase, exitCode } = state;

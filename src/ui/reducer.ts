@@ -85,9 +85,23 @@ export type Action =
   | { type: 'submitted' }
   | { type: 'generated'; digit: number; grid: RenderedGrid }
   | { type: 'generateFailed'; message: string }
-  | { type: 'quit' };
+  | { type: 'quit' }
+  /** Everything with an id below `upTo` is on the screen (the app dispatches it after printing). */
+  | { type: 'printed'; upTo: number };
 
 export const initialState: State = { phase: 'loading', input: '', history: [], nextId: 0, requests: 0 };
+
+const PRINTED: RenderedGrid = { kind: 'text', mode: 'blocks', lines: [] };
+
+/**
+ * Drops the pixels of a grid that is already in the scrollback. <Static> prints each item once and
+ * only looks at new items after that; a REPL left open for hours would otherwise hold every grid it drew.
+ */
+function forgetPrinted(item: HistoryItem): HistoryItem {
+  if (item.kind === 'grid' && item.grid !== PRINTED) return { ...item, grid: PRINTED };
+  if (item.kind === 'epoch' && item.preview !== undefined) return { id: item.id, kind: 'epoch', report: { ...item.report, preview: undefined } };
+  return item;
+}
 
 function append(state: State, ...items: NewHistoryItem[]): Pick<State, 'history' | 'nextId'> {
   let nextId = state.nextId;
@@ -151,5 +165,9 @@ export function reducer(state: State, action: Action): State {
     }
     case 'quit':
       return { ...state, phase: 'exiting', exitCode: state.exitCode ?? 0 };
+    case 'printed': {
+      const history = state.history.map((item) => (item.id < action.upTo ? forgetPrinted(item) : item));
+      return history.every((item, i) => item === state.history[i]) ? state : { ...state, history };
+    }
   }
 }
