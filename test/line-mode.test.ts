@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runLineMode, type LineModeOptions } from '../src/line-mode.js';
 import { createFakeGenerator } from './fake-generator.js';
+import { realCheckpoint } from './real-checkpoint.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -90,7 +91,7 @@ test('line mode --train: progress lines and a preview per epoch on stderr, then 
   assert.ok(stripAnsi(err).includes('▀'));
 });
 
-/** Runs the bin with piped stdin, the fake generator and a private settings dir. */
+/** Runs the bin with piped stdin, the fake generator (CVAE_REPL_FAKE_GENERATOR: '' runs the real engine) and a private settings dir. */
 function runBin(input: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.tsx', ...args], {
@@ -128,4 +129,16 @@ test('the bin in line mode: NO_COLOR gives ascii, --render kitty gives payloads,
   const bad = await runBin('', ['--grid', '0']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /^error: --grid must be an integer from 1 to 10 \(got 0\)\n/);
+});
+
+test('the bin in line mode on a real checkpoint: printf "3\\n7\\n-1\\n" | cvae-repl', async () => {
+  const checkpoint = realCheckpoint();
+  const { code, out, err } = await runBin('3\n7\nabc\n-1\n', checkpoint.shipped ? [] : ['--checkpoint', checkpoint.dir], { CVAE_REPL_FAKE_GENERATOR: '' });
+  assert.equal(code, 0, err);
+  const lines = stripAnsi(out).split('\n');
+  assert.equal(lines.filter((l) => /^▀{88}$/.test(l)).length, 88); // two 3x3 grids
+  assert.deepEqual(lines.slice(-3), ['input digit to generate: -1', '-1', '']);
+  assert.match(err, /^cvae-repl .* · backend (tensorflow|wasm|cpu) · sampler /m);
+  assert.match(err, /^error: expected an integer/m);
+  assert.ok(!/Hi, looks like|TensorFlow\.js in Node|^\s+at /m.test(out + err), `no banner, no stack trace:\n${err}`);
 });
