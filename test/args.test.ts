@@ -84,8 +84,10 @@ test('--help lists every flag and subcommand with defaults', () => {
     assert.ok(HELP.includes(flag), `help mentions ${flag}`);
   }
   for (const command of ['cvae-repl train', 'cvae-repl sample', 'cvae-repl eval', 'cvae-repl config', 'config reset']) assert.ok(HELP.includes(command), command);
-  assert.match(HELP, /--epochs <n>.*\(default: 30\)/);
-  assert.match(HELP, /--batch-size <n>.*\(default: 128\)/);
+  assert.match(HELP, /--epochs <n> .*\[30\]/);
+  assert.match(HELP, /--batch-size <n> .*\[128\]/);
+  assert.match(HELP, /--render <mode> .*\[auto\]/);
+  assert.ok(HELP.split('\n').every((line) => line.length <= 80), 'help fits 80 columns');
 });
 
 test('the bin: --version, --help and a bad flag (exit code 2, no stack trace)', () => {

@@ -87,7 +87,7 @@ test('blocks on a narrow terminal: shrunk by an integer factor, and it says so',
   const grid = renderGrid(nine, { mode: 'blocks', columns: 60 });
   assert.ok(grid.kind === 'text');
   assert.ok(grid.lines.every((l) => [...stripAnsi(l)].length === 44));
-  assert.match(grid.note ?? '', /1\/2 size: the terminal is 60 columns, the grid needs 88/);
+  assert.match(grid.note ?? "", /^\(shown at 1\/2 size; 88 columns show it in full\)$/);
 });
 
 test('ascii: plain characters, digits visible as dense characters on blanks', () => {

@@ -94,7 +94,7 @@ export function renderImage(image: GrayImage, mode: RenderMode, columns: number)
       const shrink = Math.ceil(image.width / width);
       const shown = shrink > 1 ? downscale(image, shrink) : image;
       const lines = mode === 'blocks' ? halfBlockLines(shown) : asciiLines(shown);
-      const note = shrink > 1 ? `(shown at 1/${shrink} size: the terminal is ${width} columns, the grid needs ${image.width})` : undefined;
+      const note = shrink > 1 ? `(shown at 1/${shrink} size; ${image.width} columns show it in full)` : undefined;
       return note === undefined ? { kind: 'text', mode, lines } : { kind: 'text', mode, lines, note };
     }
   }
