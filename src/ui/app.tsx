@@ -55,6 +55,8 @@ export function App(props: AppProps): React.JSX.Element {
   const emitted = useRef(0);
   const onExitRef = useRef(props.onExit);
   onExitRef.current = props.onExit;
+  const columnsRef = useRef(columns);
+  columnsRef.current = columns;
 
   // Train (with --train), then open the checkpoint. Runs once.
   useEffect(() => {
@@ -70,7 +72,7 @@ export function App(props: AppProps): React.JSX.Element {
           outcome = await services.train({
             onBatchEnd: (report) => dispatch({ type: 'batch', report }),
             onEpochEnd: (report) => {
-              const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columns);
+              const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columnsRef.current);
               dispatch(preview === undefined ? { type: 'epoch', report } : { type: 'epoch', report, preview });
             },
             onStatus: (message) => dispatch({ type: 'status', message }),
@@ -117,7 +119,8 @@ export function App(props: AppProps): React.JSX.Element {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  // Draw the samples of the prompt in flight.
+  // Draw the samples of the prompt in flight. Only a new prompt starts a draw: the terminal width is
+  // read when the draw finishes, so a resize meanwhile neither restarts nor doubles it.
   const { pending } = state;
   useEffect(() => {
     const generator = generatorRef.current;
@@ -125,11 +128,12 @@ export function App(props: AppProps): React.JSX.Element {
     const options = { sampler, scale, ...(seed === undefined ? {} : { seed: seed + pending.request }) };
     generator
       .generate(pending.digit, grid * grid, options)
-      .then((tiles) => dispatch({ type: 'generated', digit: pending.digit, grid: renderGrid(tiles, { mode, columns, cols: grid }) }))
+      .then((tiles) => dispatch({ type: 'generated', digit: pending.digit, grid: renderGrid(tiles, { mode, columns: columnsRef.current, cols: grid }) }))
       .catch((error: unknown) => dispatch({ type: 'generateFailed', message: errorMessage(error) }));
-  }, [pending, grid, sampler, scale, seed, mode, columns]);
+    // grid, sampler, scale, seed and mode are fixed for the run.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [pending]);
 
-  // Image payloads go straight to stdout, after <Static> has printed the entries before them.
   // <Static> wrote the new entries in this commit, before layout effects run; then the pixels can go.
   useLayoutEffect(() => {
     const fresh = state.history.slice(emitted.current);
