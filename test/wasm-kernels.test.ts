@@ -75,7 +75,7 @@ describe('wasm kernels', () => {
   });
 
   it('registers its kernels on wasm', () => {
-    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'BatchMatMul', '_FusedMatMul']) {
+    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Mean']) {
       assert.ok(CUSTOM_WASM_KERNELS.includes(name));
       assert.ok(tf.getKernel(name, 'wasm'));
     }
@@ -237,6 +237,34 @@ describe('wasm kernels', () => {
       }
     });
   }
+
+  it('Sum and Mean match cpu: over all axes but the last (large and small), keepDims, other axes', async () => {
+    const big: [number, number, number, number] = [16, 28, 28, 16];
+    const small: [number, number, number, number] = [2, 3, 4, 5];
+    const bv = seeded(big, 81);
+    const sv = seeded(small, 82);
+    const { cpu, wasm } = await onBoth(() => {
+      const b = tf.tensor4d(bv, big);
+      const s = tf.tensor4d(sv, small);
+      return [
+        tf.sum(b, [0, 1, 2]),
+        tf.mean(b, [0, 1, 2]),
+        tf.sum(b, [2, 0, 1], true),
+        tf.mean(tf.reshape(b, [16 * 784, 16]), 0, true),
+        tf.sum(s, [0, 1, 2]),
+        tf.mean(b, [1, 2]),
+        tf.sum(b, -1),
+        tf.sum(b),
+        // The gradient of a reduction broadcasts back: checks the shapes the kernels report.
+        tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.mean(t, [0, 1, 2]))))(b),
+      ];
+    });
+    cpu.forEach((c, i) => {
+      const scale = c.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+      const d = maxAbsDiff(c, wasm[i]!);
+      assert.ok(d <= 1e-5 * scale, `case ${i}: max diff ${d}`);
+    });
+  });
 
   it('Identity shares the buffer safely: clone and original stay valid when either is disposed', async () => {
     await initBackend('wasm');

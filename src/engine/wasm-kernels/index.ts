@@ -8,6 +8,7 @@ import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { registerBatchNormGrad, stockBatchNormGrad } from './batchnorm-grad.js';
 import { identity } from './identity.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
+import { mean, sum } from './reduce.js';
 import { captureStock, stockKernel } from './scope.js';
 
 interface CustomKernel {
@@ -21,6 +22,8 @@ const KERNELS: readonly CustomKernel[] = [
   { name: 'Identity', kernelFunc: identity as unknown as tf.KernelFunc },
   { name: 'BatchMatMul', kernelFunc: batchMatMul as unknown as tf.KernelFunc },
   { name: '_FusedMatMul', kernelFunc: fusedMatMul as unknown as tf.KernelFunc },
+  { name: 'Sum', kernelFunc: sum as unknown as tf.KernelFunc },
+  { name: 'Mean', kernelFunc: mean as unknown as tf.KernelFunc },
 ];
 
 /** The kernel names this module registers on wasm. */
