@@ -232,6 +232,10 @@ async function runRepl(flags: ReplFlags): Promise<number> {
   const env = process.env;
 
   if (process.stdin.isTTY && process.stdout.isTTY) {
+    // Ink draws no live frame (no prompt) when CI is set; with a terminal on both ends a person is
+    // typing, so hide CI from Ink, which reads it on import.
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
     const { runInteractive } = await import('./ui/interactive.js');
     return runInteractive({ ...common, render: resolveRenderMode(choice, { env, isTTY: true }) });
   }

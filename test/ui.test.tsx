@@ -34,7 +34,9 @@ function setup(overrides: Partial<AppProps> = {}) {
   };
   const app = render(<App {...props} />);
   const frame = (): string => stripAnsi(app.lastFrame() ?? '');
-  return { app, generator, exits, frame };
+  // After exit the last frame is only the (empty) live area under CI=true, so exit tests read every frame.
+  const everything = (): string => stripAnsi(app.frames.join(''));
+  return { app, generator, exits, frame, everything };
 }
 
 async function type(app: ReturnType<typeof render>, text: string): Promise<void> {
@@ -95,13 +97,13 @@ test('bad input prints a one-line error and the prompt stays', async () => {
 });
 
 test('an integer outside 0-9 is printed and the app exits with code 0', async () => {
-  const { app, exits, frame, generator } = setup();
+  const { app, exits, frame, everything, generator } = setup();
   await waitFor(() => frame().includes('input digit to generate:'), 'the prompt');
   await type(app, '-7');
   app.stdin.write('\r');
   await waitFor(() => exits.length === 1, 'exit');
   assert.deepEqual(exits, [0]);
-  assert.match(frame(), /input digit to generate: -7\n-7/);
+  assert.match(everything(), /input digit to generate: -7\n-7/);
   assert.equal(generator.disposed, true);
 });
 
@@ -131,10 +133,10 @@ test('kitty mode writes the grid as a PNG payload outside the live frame, nothin
 });
 
 test('a failing load is one error line and exit code 1', async () => {
-  const { app, exits, frame } = setup({ services: { loadGenerator: async () => Promise.reject(new Error('no checkpoint in /nowhere: run `cvae-repl train`')) } });
+  const { app, exits, everything } = setup({ services: { loadGenerator: async () => Promise.reject(new Error('no checkpoint in /nowhere: run `cvae-repl train`')) } });
   await waitFor(() => exits.length === 1, 'exit');
   assert.deepEqual(exits, [1]);
-  assert.match(frame(), /error: no checkpoint in \/nowhere/);
+  assert.match(everything(), /error: no checkpoint in \/nowhere/);
   app.unmount();
 });
 
