@@ -127,6 +127,13 @@ describe('trainCheckpoint', () => {
     assert.equal(after.optimizer?.step, 4);
     assert.equal(after.optimizer?.names.length, trainableVariables(after).length);
     disposeCvae(after);
+
+    // An interrupted run leaves no fitted density; resuming for 0 epochs refits it and trains nothing.
+    const refit = await trainCheckpoint({ ...options(dir), resume: true, epochs: 0 }, {}, { testLimit: 64 });
+    assert.equal(refit.epochsTrained, 2);
+    const refitted = await readCheckpointMeta(dir);
+    assert.equal(refitted.history.length, 2);
+    assert.equal(refitted.prior?.digits.length, 10);
   });
 
   test('aborting mid-epoch stops after the current batch and keeps the last complete checkpoint', async () => {
@@ -152,7 +159,7 @@ describe('trainCheckpoint', () => {
 
   test('bad options are rejected before any work, with one-line messages', async () => {
     const dir = path.join(root, 'never');
-    await assert.rejects(trainCheckpoint({ ...options(dir), epochs: 0 }), (e: unknown) => e instanceof InvalidArgumentError && /epochs must be a whole number >= 1, got 0/.test(e.message));
+    await assert.rejects(trainCheckpoint({ ...options(dir), epochs: 0 }), (e: unknown) => e instanceof InvalidArgumentError && /epochs must be a whole number >= 1 \(or 0 with resume, to refit the latent density only\), got 0/.test(e.message));
     await assert.rejects(trainCheckpoint({ ...options(dir), batchSize: 2.5 }), InvalidArgumentError);
     await assert.rejects(trainCheckpoint({ ...options(dir), learningRate: -1 }), InvalidArgumentError);
     assert.equal(existsSync(dir), false);
