@@ -75,7 +75,7 @@ describe('wasm kernels', () => {
   });
 
   it('registers its kernels on wasm', () => {
-    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Mean']) {
+    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Mean', 'Cast', 'Concat']) {
       assert.ok(CUSTOM_WASM_KERNELS.includes(name));
       assert.ok(tf.getKernel(name, 'wasm'));
     }
@@ -264,6 +264,32 @@ describe('wasm kernels', () => {
       const d = maxAbsDiff(c, wasm[i]!);
       assert.ok(d <= 1e-5 * scale, `case ${i}: max diff ${d}`);
     });
+  });
+
+  it('Concat and Cast match cpu (narrow last-axis rows, and the cases left to the stock kernels)', async () => {
+    const a = seeded([3, 5, 4, 1], 91);
+    const b = seeded([3, 5, 4, 10], 92);
+    const c = seeded([3, 5, 4, 3], 93);
+    const wide = seeded([2, 100], 94);
+    const { cpu, wasm } = await onBoth(() => {
+      const ta = tf.tensor4d(a, [3, 5, 4, 1]);
+      const tb = tf.tensor4d(b, [3, 5, 4, 10]);
+      const tc = tf.tensor4d(c, [3, 5, 4, 3]);
+      const tw = tf.tensor2d(wide, [2, 100]);
+      const ints = tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32');
+      return [
+        tf.concat([ta, tb], 3),
+        tf.concat([tb, ta, tc], -1),
+        tf.concat([tf.reshape(ta, [60, 1]), tf.reshape(tc, [60, 3])], 1),
+        tf.concat([tw, tw], 1),
+        tf.concat([ta, ta], 0),
+        tf.cast(tf.concat([ints, ints], 1), 'float32'),
+        tf.cast(tb, 'float32'),
+        tf.cast(tf.greater(tb, 0), 'float32'),
+        tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.concat([t, tb], 3))))(ta),
+      ];
+    });
+    cpu.forEach((x, i) => assert.equal(maxAbsDiff(x, wasm[i]!), 0, `case ${i}`));
   });
 
   it('Identity shares the buffer safely: clone and original stay valid when either is disposed', async () => {

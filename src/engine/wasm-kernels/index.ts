@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { registerBatchNormGrad, stockBatchNormGrad } from './batchnorm-grad.js';
+import { cast, concat } from './copy.js';
 import { identity } from './identity.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
 import { mean, sum } from './reduce.js';
@@ -24,6 +25,8 @@ const KERNELS: readonly CustomKernel[] = [
   { name: '_FusedMatMul', kernelFunc: fusedMatMul as unknown as tf.KernelFunc },
   { name: 'Sum', kernelFunc: sum as unknown as tf.KernelFunc },
   { name: 'Mean', kernelFunc: mean as unknown as tf.KernelFunc },
+  { name: 'Cast', kernelFunc: cast as unknown as tf.KernelFunc },
+  { name: 'Concat', kernelFunc: concat as unknown as tf.KernelFunc },
 ];
 
 /** The kernel names this module registers on wasm. */
