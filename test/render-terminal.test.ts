@@ -21,6 +21,7 @@ test('detection: kitty, WezTerm, Konsole -> kitty; iTerm2, VS Code -> iterm; els
   assert.equal(mode({ TERM: 'xterm-256color', KITTY_WINDOW_ID: '1' }), 'kitty');
   assert.equal(mode({ TERM_PROGRAM: 'WezTerm' }), 'kitty');
   assert.equal(mode({ KONSOLE_VERSION: '230800' }), 'kitty');
+  assert.equal(mode({ KONSOLE_VERSION: '211200' }), 'blocks'); // before 22.04: no graphics
   assert.equal(mode({ TERM_PROGRAM: 'iTerm.app' }), 'iterm');
   assert.equal(mode({ TERM_PROGRAM: 'vscode' }), 'iterm');
   assert.equal(mode({ LC_TERMINAL: 'iTerm2' }), 'iterm');

@@ -34,7 +34,8 @@ export function detectRenderMode({ env, isTTY }: TerminalInfo): RenderMode {
   const program = (env.TERM_PROGRAM ?? '').toLowerCase();
   const wezterm = program === 'wezterm' || env.WEZTERM_PANE !== undefined || env.WEZTERM_EXECUTABLE !== undefined;
   if (term.includes('kitty') || env.KITTY_WINDOW_ID !== undefined || program === 'kitty' || program === 'ghostty' || term === 'xterm-ghostty') return 'kitty';
-  if (wezterm || env.KONSOLE_VERSION !== undefined || program === 'konsole') return 'kitty';
+  // Konsole shows kitty graphics from 22.04 (KONSOLE_VERSION 220400).
+  if (wezterm || Number(env.KONSOLE_VERSION ?? 0) >= 220_400) return 'kitty';
   if (program === 'iterm.app' || program === 'vscode' || (env.LC_TERMINAL ?? '').toLowerCase() === 'iterm2') return 'iterm';
   return 'blocks';
 }
