@@ -165,7 +165,11 @@ export async function fitLatentPrior(encoder: tfl.LayersModel, set: MnistSet, la
     const points = codesOfDigit(codes, set.labels, digit, latentDim);
     const n = points.length / latentDim;
     samplesPerDigit.push(n);
-    if (n === 0) throw new RangeError(`no training images of digit ${digit} to fit the latent density to`);
+    if (n === 0) {
+      // A tiny --limit run may hold no image of some digit: sample it from N(0, I) as the notebook does.
+      digits.push({ weights: [1], means: [new Array<number>(latentDim).fill(0)], choleskys: [identity(latentDim)] });
+      continue;
+    }
     const rng = createRng(options.seed ?? 0, 'prior', digit);
     digits.push(fitGaussianMixture(points, latentDim, componentsFor(n, requested), rng, options));
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -361,6 +365,10 @@ export function cholesky(lower: Float64Array, dim: number): number[] {
     }
   }
   return L;
+}
+
+function identity(dim: number): number[] {
+  return Array.from({ length: dim * dim }, (_, i) => (i % (dim + 1) === 0 ? 1 : 0));
 }
 
 function logSumExp(values: Float64Array): number {
