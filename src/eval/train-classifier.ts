@@ -24,7 +24,7 @@ export interface ClassifierTrainOptions {
 }
 
 export const DEFAULT_CLASSIFIER_TRAINING: Omit<ClassifierTrainOptions, 'signal' | 'onBatchEnd' | 'onEpochEnd'> = {
-  epochs: 8,
+  epochs: 10,
   batchSize: 128,
   learningRate: 2e-3,
   finalLearningRate: 2e-4,
