@@ -17,7 +17,7 @@ import { evaluate } from '../eval/evaluate.js';
 import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/report.js';
 import { encodePng } from '../render/grid.js';
 import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
-import { PACKAGE_ROOT } from '../settings.js';
+import { SHIPPED_CLASSIFIER } from '../settings.js';
 import type { CommandIO } from './train-classifier.js';
 
 export interface EvalOptions {
@@ -38,9 +38,6 @@ export interface EvalOptions {
   /** Evaluate on the first `limit` test images only (quick checks; the reported numbers use all 10,000). */
   limit?: number;
 }
-
-/** The classifier this package ships (trained by `cvae-repl train-classifier`). */
-export const SHIPPED_CLASSIFIER = path.join(PACKAGE_ROOT, 'checkpoints', 'classifier');
 
 export const DEFAULT_EVAL_OPTIONS = {
   classifierDir: SHIPPED_CLASSIFIER,
