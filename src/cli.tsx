@@ -12,25 +12,18 @@ import type { SettingsStore } from './settings.js';
 import type { AppServices } from './ui/app.js';
 import { VERSION } from './version.js';
 
-interface FakeGeneratorModule {
-  createFakeGenerator(): DigitGenerator;
-}
-
-/** A part of the app that this build does not contain. */
-class MissingModuleError extends Error {
-  override readonly name = 'MissingModuleError';
-}
-
-async function importModule<T>(specifier: string, what: string): Promise<T> {
+/**
+ * Test-only (CVAE_REPL_FAKE_GENERATOR=1): the deterministic generator from test/, so the UI runs
+ * without the engine or tfjs. Exists only in a source checkout run through tsx.
+ */
+async function loadFakeGenerator(): Promise<DigitGenerator> {
+  // A variable specifier keeps tsc from compiling test/ into dist.
+  const specifier = '../test/fake-generator.js';
   try {
-    return (await import(specifier)) as T;
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const base = path.basename(specifier, '.js');
-    if (code === 'ERR_MODULE_NOT_FOUND' && error instanceof Error && error.message.includes(base)) {
-      throw new MissingModuleError(`${what} is not available in this build (${specifier} is missing)`);
-    }
-    throw error;
+    const fake = (await import(specifier)) as { createFakeGenerator(): DigitGenerator };
+    return fake.createFakeGenerator();
+  } catch {
+    throw new Error('CVAE_REPL_FAKE_GENERATOR works only from a source checkout (node --import tsx src/cli.tsx)');
   }
 }
 
@@ -206,12 +199,9 @@ async function runRepl(flags: ReplFlags): Promise<number> {
   const checkpoint = resolveCheckpoint(trainOptions?.checkpointDir ?? flags.checkpoint, settings);
   if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
 
-  // Test-only: a deterministic generator from test/, so the UI runs without the engine or tfjs.
-  const fake = process.env.CVAE_REPL_FAKE_GENERATOR === '1';
   const services: AppServices = {
-    loadGenerator: fake
-      ? async () => (await importModule<FakeGeneratorModule>('../test/fake-generator.js', 'the fake generator (a source checkout only)')).createFakeGenerator()
-      : async (dir) => (await import('./engine/generator.js')).loadGenerator(dir, backend),
+    loadGenerator:
+      process.env.CVAE_REPL_FAKE_GENERATOR === '1' ? loadFakeGenerator : async (dir) => (await import('./engine/generator.js')).loadGenerator(dir, backend),
     onTrained: (outcome) => store.setActiveCheckpoint(outcome.checkpointDir),
   };
   if (trainOptions !== undefined) {
