@@ -92,8 +92,7 @@ test('line mode --train: progress lines and a preview per epoch on stderr, then 
 });
 
 /** Runs the bin with piped stdin, the fake generator (CVAE_REPL_FAKE_GENERATOR: '' runs the real engine) and a private settings dir. */
-function runBin(input: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-'));
+function runBin(input: string, args: string[] = [], env: Record<string, string> = {}, configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-'))): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.tsx', ...args], {
     cwd: root,
     env: { ...process.env, CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: configDir, NO_COLOR: '', ...env },
@@ -141,4 +140,21 @@ test('the bin in line mode on a real checkpoint: printf "3\\n7\\n-1\\n" | cvae-r
   assert.match(err, /^cvae-repl .* · backend (tensorflow|wasm|cpu) · sampler /m);
   assert.match(err, /^error: expected an integer/m);
   assert.ok(!/Hi, looks like|TensorFlow\.js in Node|^\s+at /m.test(out + err), `no banner, no stack trace:\n${err}`);
+});
+
+test('the bin: --train in line mode trains, makes the new checkpoint active, then runs the loop on it', async () => {
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-train-cfg-'));
+  const checkpoint = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-train-ck-'));
+  const trained = await runBin('1\n-1\n', ['--train', '--epochs', '1', '--limit', '256', '--seed', '3', '--checkpoint', checkpoint, '--grid', '1'], { CVAE_REPL_FAKE_GENERATOR: '' }, configDir);
+  assert.equal(trained.code, 0, trained.err);
+  assert.match(trained.err, /^epoch 1\/1 · loss .* · saved$/m);
+  assert.match(trained.err, new RegExp(`training done: 1 epoch in ${checkpoint}, now the active checkpoint`));
+  assert.match(trained.err, new RegExp(`^checkpoint ${checkpoint} \\(1 epoch on 256 images`, 'm'));
+  assert.equal(stripAnsi(trained.out).split('\n').filter((l) => /^▀{28}$/.test(l)).length, 14); // one 28x28 tile
+  const settings = JSON.parse(fs.readFileSync(path.join(configDir, 'settings.json'), 'utf8')) as { checkpoint?: string };
+  assert.equal(settings.checkpoint, checkpoint);
+  // The next run, without flags, opens it.
+  const next = await runBin('-1\n', [], { CVAE_REPL_FAKE_GENERATOR: '' }, configDir);
+  assert.equal(next.code, 0, next.err);
+  assert.match(next.err, new RegExp(`^checkpoint ${checkpoint} `, 'm'));
 });
