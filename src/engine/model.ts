@@ -122,7 +122,8 @@ export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], trai
   });
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
-    // Each layer of these models is called exactly once, so it has exactly one inbound node.
+    // Each layer of these models is called exactly once, so its only inbound node is this graph's.
+    if (layer.inboundNodes.length !== 1) throw new RangeError(`runModel: layer ${layer.name} of ${model.name} is used in ${layer.inboundNodes.length} graphs; build a fresh model instead of sharing layers`);
     const node = layer.inboundNodes[0]!;
     const args = node.inputTensors.map((s) => values.get(s.id)!);
     const out = layer.apply(args.length === 1 ? args[0]! : args, { training }) as Tensor | Tensor[];
