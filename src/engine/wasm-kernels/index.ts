@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { registerBatchNormGrad, stockBatchNormGrad } from './batchnorm-grad.js';
-import { cast, concat } from './copy.js';
+import { cast, concat, multiply } from './copy.js';
 import { identity } from './identity.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
 import { mean, sum } from './reduce.js';
@@ -27,6 +27,7 @@ const KERNELS: readonly CustomKernel[] = [
   { name: 'Mean', kernelFunc: mean as unknown as tf.KernelFunc },
   { name: 'Cast', kernelFunc: cast as unknown as tf.KernelFunc },
   { name: 'Concat', kernelFunc: concat as unknown as tf.KernelFunc },
+  { name: 'Multiply', kernelFunc: multiply as unknown as tf.KernelFunc },
 ];
 
 /** The kernel names this module registers on wasm. */
