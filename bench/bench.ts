@@ -88,11 +88,20 @@ const main = await trainer(threads);
 const single = threads > 1 && !flags['no-single'] ? await trainer(1) : undefined;
 const model = main.context.model;
 
+// CPU time per batch over all threads of this process (workers included), per trainer: unlike
+// wall time it barely moves when other processes compete for the cores, so it shows what the
+// parallel step costs in overhead on a busy machine.
+const cpuMs = new Map<TrainStep, number[]>();
+
 /** Samples per second over `steps` consecutive training steps. */
 async function oursRound(step: TrainStep): Promise<number> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await step.run(nextBatch());
-  return (steps * BATCH * 1000) / (performance.now() - t0);
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  cpuMs.set(step, [...(cpuMs.get(step) ?? []), (cpu.user + cpu.system) / 1000 / steps]);
+  return (steps * BATCH * 1000) / wall;
 }
 
 function gen9Ms(repeats = 40): number {
@@ -219,7 +228,14 @@ const result: Record<string, unknown> = {
   train_samples_per_s: round1(oursMedian),
   train_ms_per_batch: round1((BATCH * 1000) / oursMedian),
   train_samples_per_s_rounds: ours.map(round1),
-  ...(oursSingle.length ? { train_samples_per_s_1thread: round1(median(oursSingle)), train_samples_per_s_1thread_rounds: oursSingle.map(round1) } : {}),
+  train_cpu_ms_per_batch: round1(median(cpuMs.get(main.step) ?? [NaN])),
+  ...(oursSingle.length
+    ? {
+        train_samples_per_s_1thread: round1(median(oursSingle)),
+        train_samples_per_s_1thread_rounds: oursSingle.map(round1),
+        train_cpu_ms_per_batch_1thread: round1(median(cpuMs.get(single!.step) ?? [NaN])),
+      }
+    : {}),
   gen9_ms: round2(gen9),
   ...(typeof startup === 'string' ? { startup_ms: null, startup_note: startup } : { startup_ms: Math.round(startup.ms), startup_via: startup.via }),
   ...(peerMedian === undefined
@@ -244,6 +260,7 @@ if (flags.json) {
     ['', `cvae-repl (${backend}, ${threads} threads)`, single ? 'cvae-repl (1 thread)' : '', peerMedian === undefined ? `PyTorch peer: ${peerMissing}` : `PyTorch CPU (${peerThreads} threads)`],
     ['train samples/s (batch 128)', String(result.train_samples_per_s), single ? String(result.train_samples_per_s_1thread) : '', peerCol(String(round1(peerMedian ?? 0)))],
     ['ms per batch', String(result.train_ms_per_batch), single ? String(round1((BATCH * 1000) / median(oursSingle))) : '', peerCol(String(round1((BATCH * 1000) / (peerMedian ?? 1))))],
+    ['CPU ms per batch (all threads)', String(result.train_cpu_ms_per_batch), single ? String(result.train_cpu_ms_per_batch_1thread) : '', ''],
     ['3x3 grid, z -> pixels (median ms)', String(result.gen9_ms), '', peerCol(String(result.peer_torch_gen9_ms))],
     ['start-up to prompt (ms)', typeof startup === 'string' ? `n/a (${startup})` : `${Math.round(startup.ms)} (${startup.via})`, '', ''],
   ];
