@@ -35,7 +35,7 @@ function meta(epochsTrained: number): CheckpointMeta {
 }
 
 const zFixed = () => tf.tensor2d(normals(4 * 16, createRng(9)), [4, 16]);
-const labelsFixed = () => tf.oneHot(tf.tensor1d([0, 3, 7, 9], 'int32'), 10).cast('float32');
+const labelsFixed = () => tf.cast(tf.oneHot(tf.tensor1d([0, 3, 7, 9], 'int32'), 10), 'float32');
 function decode(decoder: tfl.LayersModel): Float32Array {
   return tf.tidy(() => (decoder.predict([zFixed(), labelsFixed()]) as tf.Tensor).dataSync() as Float32Array);
 }
@@ -92,7 +92,8 @@ describe('checkpoint round trip', () => {
     const model = buildCvae();
     seedWeights(model, createRng(6));
     await saveCheckpoint(dir, model, meta(1));
-    const fetchFunc = async (url: string) => new Response(readFileSync(path.join(dir, 'decoder', new URL(url).pathname.split('/').pop()!)));
+    const fetchFunc = async (url: string | URL | Request) =>
+      new Response(readFileSync(path.join(dir, 'decoder', new URL(String(url instanceof Request ? url.url : url)).pathname.split('/').pop()!)));
     const decoder = await tfl.loadLayersModel(tf.io.http('http://checkpoint/decoder/model.json', { fetchFunc }));
     assert.deepEqual(decode(decoder), decode(model.decoder));
     decoder.dispose();

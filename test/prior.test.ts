@@ -79,7 +79,7 @@ describe('Gaussian mixture EM', () => {
       const rng = createRng(seed);
       labels.forEach((digit, i) => {
         const z = sampleMixture(truth(), 1, 1, rng);
-        z[1] += digit * 10; // each digit elsewhere
+        z[1]! += digit * 10; // each digit elsewhere
         out.set(z, i * DIM);
       });
       return { codes: out, labels };
