@@ -87,15 +87,36 @@ async function trainOptionsFrom(flags: TrainFlags): Promise<TrainOptions> {
   };
 }
 
-/** Ctrl+C aborts the given controller once; a second Ctrl+C leaves at once. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * Makes `onSignal` the only handler of SIGINT and SIGTERM until the returned release is called.
+ * Why remove the others: conf's atomically hooks every signal through when-exit, which runs its
+ * clean-up and then re-sends the signal to kill the process, so one Ctrl+C arrived twice and
+ * "stop after the current batch" became "quit now". Its clean-up also runs on 'exit', so nothing is lost.
+ */
+function takeOverStopSignals(onSignal: (signal: NodeJS.Signals) => void): () => void {
+  const foreign = STOP_SIGNALS.map((signal) => {
+    const listeners = process.rawListeners(signal) as Array<(...args: unknown[]) => void>;
+    process.removeAllListeners(signal);
+    process.on(signal, onSignal);
+    return { signal, listeners };
+  });
+  return () => {
+    for (const { signal, listeners } of foreign) {
+      process.off(signal, onSignal);
+      for (const listener of listeners) process.on(signal, listener);
+    }
+  };
+}
+
+/** Ctrl+C (or SIGTERM) aborts the given controller once; a second one leaves at once. */
 function abortOnSigint(controller: AbortController): () => void {
-  const onSigint = (): void => {
+  return takeOverStopSignals(() => {
     if (controller.signal.aborted) process.exit(130);
     say(process.stderr, 'stopping after the current batch; the last complete checkpoint is kept (Ctrl+C again to quit now)');
     controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-  return () => process.off('SIGINT', onSigint);
+  });
 }
 
 async function runTrain(flags: TrainFlags): Promise<number> {
@@ -234,15 +255,14 @@ async function runRepl(flags: ReplFlags): Promise<number> {
   const { runLineMode } = await import('./line-mode.js');
   const controller = new AbortController();
   let training = trainOptions !== undefined;
-  const onSigint = (): void => {
+  const release = takeOverStopSignals((signal) => {
     if (training && !controller.signal.aborted) {
       say(process.stderr, 'stopping after the current batch; the last complete checkpoint is kept');
       controller.abort();
       return;
     }
-    process.exit(training ? 130 : 0);
-  };
-  process.on('SIGINT', onSigint);
+    process.exit(training ? 130 : signal === 'SIGINT' ? 0 : 143);
+  });
   try {
     const columns = process.stdout.isTTY ? process.stdout.columns || 80 : Number(env.COLUMNS) || 200;
     return await runLineMode({
@@ -256,7 +276,7 @@ async function runRepl(flags: ReplFlags): Promise<number> {
       signal: controller.signal,
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    release();
   }
 }
 
