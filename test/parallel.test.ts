@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadMnist, sliceBatch, type MnistSet } from '../src/engine/data.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae } from '../src/engine/model.js';
-import { createParallelStep, ParallelTrainingError, splitRows } from '../src/engine/parallel/index.js';
+import { createAutoStep, createParallelStep, ParallelTrainingError, splitRows } from '../src/engine/parallel/index.js';
+import { InvalidArgumentError } from '../src/engine/errors.js';
 import { statVariables, trainable } from '../src/engine/parallel/replica.js';
 import { createRng, normals } from '../src/engine/rng.js';
 import { computeGradients, createAdam, trainCheckpoint, type StepContext, type TrainBatch, type TrainStep } from '../src/engine/train.js';
@@ -118,6 +119,23 @@ describe('data-parallel step (2 threads)', () => {
 
   it('rejects a batch larger than it was sized for with a typed error', async () => {
     await assert.rejects(step.run(batchOf(0, 40, 1)), ParallelTrainingError);
+  });
+});
+
+describe('createAutoStep', () => {
+  it('rejects a workers count that is not a whole number >= 1, and runs workers: 1 on this thread', async () => {
+    await initBackend('wasm');
+    const model = buildCvae();
+    const context: StepContext = { model, optimizer: createAdam(model, 1e-3), gamma: GAMMA, config: DEFAULT_MODEL_CONFIG };
+    for (const workers of [0, 1.5, Number.NaN, -2]) {
+      await assert.rejects(createAutoStep(context, { workers, backend: 'wasm', batchSize: 32 }), InvalidArgumentError);
+    }
+    const statuses: string[] = [];
+    const step = await createAutoStep(context, { workers: 1, backend: 'wasm', batchSize: 32, onStatus: (s) => void statuses.push(s) });
+    assert.deepEqual(statuses, []);
+    await step.dispose?.();
+    context.optimizer.dispose();
+    disposeCvae(model);
   });
 });
 

@@ -13,7 +13,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { EngineError } from '../errors.js';
+import { EngineError, InvalidArgumentError } from '../errors.js';
 import { computeGradients, createLocalStep, type StepContext, type StepMetrics, type TrainBatch, type TrainStep } from '../train.js';
 import type { BackendName } from '../types.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -248,8 +248,11 @@ export async function createParallelStep(context: StepContext, options: Parallel
   };
 }
 
+const MAX_AUTO_RANKS = 4;
+const MIN_ROWS_PER_RANK = 16;
+
 export interface AutoStepOptions {
-  /** Threads for gradients; undefined: one per core on wasm, 1 elsewhere (tfjs-node already uses every core). */
+  /** Threads for gradients; undefined: one per core on wasm (at most 4, at least 16 rows each), 1 elsewhere (tfjs-node already uses every core). */
   readonly workers?: number | undefined;
   readonly backend: BackendName;
   readonly batchSize: number;
@@ -262,7 +265,13 @@ export interface AutoStepOptions {
  * on this thread and `onStatus` says why.
  */
 export async function createAutoStep(context: StepContext, options: AutoStepOptions): Promise<TrainStep> {
-  const ranks = Math.min(options.workers ?? (options.backend === 'wasm' ? defaultRanks() : 1), options.batchSize);
+  if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1)) {
+    throw new InvalidArgumentError(`workers must be a whole number >= 1, got ${options.workers}`);
+  }
+  // By default at most MAX_AUTO_RANKS threads, each with at least MIN_ROWS_PER_RANK rows: past
+  // that, per-op overheads and one model replica per thread cost more than the cores give.
+  const auto = options.backend === 'wasm' ? Math.min(defaultRanks(), MAX_AUTO_RANKS, Math.floor(options.batchSize / MIN_ROWS_PER_RANK)) : 1;
+  const ranks = Math.min(options.workers ?? auto, options.batchSize);
   if (ranks <= 1) return createLocalStep(context);
   try {
     const step = await createParallelStep(context, { ranks, maxBatch: options.batchSize, backend: options.backend });
