@@ -123,8 +123,10 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 function takeOverStopSignals(onSignal: (signal: NodeJS.Signals) => void): () => void {
   const foreign = STOP_SIGNALS.map((signal) => {
     const listeners = process.rawListeners(signal) as Array<(...args: unknown[]) => void>;
-    process.removeAllListeners(signal);
+    // Ours first: while a signal has a listener Node keeps watching it, so one caught but not yet
+    // delivered (the process was busy importing) reaches us instead of being dropped with the watcher.
     process.on(signal, onSignal);
+    for (const listener of listeners) process.off(signal, listener);
     return { signal, listeners };
   });
   return () => {
