@@ -15,16 +15,21 @@ const nine = Array.from({ length: 9 }, (_, i) => fakeDigit(3, i));
 const noise = Array.from({ length: 9 }, (_, i) => ({ width: 28, height: 28, pixels: Float32Array.from({ length: 784 }, (_, j) => ((j * 7919 + i * 104729) % 997) / 997) }));
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 
-test('detection: kitty, WezTerm, Konsole -> kitty; iTerm2, VS Code -> iterm; else blocks; NO_COLOR / dumb -> ascii', () => {
+test('detection: kitty, WezTerm, Konsole, Ghostty -> kitty; iTerm2, VS Code -> iterm; else blocks; NO_COLOR / dumb -> ascii', () => {
   const mode = (env: Record<string, string>, isTTY = true) => detectRenderMode({ env, isTTY });
   assert.equal(mode({ TERM: 'xterm-kitty' }), 'kitty');
   assert.equal(mode({ TERM: 'xterm-256color', KITTY_WINDOW_ID: '1' }), 'kitty');
   assert.equal(mode({ TERM_PROGRAM: 'WezTerm' }), 'kitty');
+  assert.equal(mode({ TERM: 'xterm-256color', WEZTERM_PANE: '0' }), 'kitty');
   assert.equal(mode({ KONSOLE_VERSION: '230800' }), 'kitty');
   assert.equal(mode({ KONSOLE_VERSION: '211200' }), 'blocks'); // before 22.04: no graphics
-  assert.equal(mode({ TERM_PROGRAM: 'iTerm.app' }), 'iterm');
-  assert.equal(mode({ TERM_PROGRAM: 'vscode' }), 'iterm');
-  assert.equal(mode({ LC_TERMINAL: 'iTerm2' }), 'iterm');
+  assert.equal(mode({ TERM: 'xterm-ghostty' }), 'kitty');
+  assert.equal(mode({ TERM: 'xterm-256color', GHOSTTY_RESOURCES_DIR: '/usr/share/ghostty' }), 'kitty');
+  assert.equal(mode({ TERM_PROGRAM: 'iTerm.app', TERM_PROGRAM_VERSION: '3.5.11' }), 'iterm');
+  assert.equal(mode({ TERM_PROGRAM: 'iTerm.app', TERM_PROGRAM_VERSION: '3.6.2' }), 'iterm'); // claims kitty too; its own protocol is reliable
+  assert.equal(mode({ TERM_PROGRAM: 'vscode', TERM_PROGRAM_VERSION: '1.95.3' }), 'iterm');
+  assert.equal(mode({ TERM_PROGRAM: 'vscode', TERM_PROGRAM_VERSION: '1.79.0' }), 'blocks'); // images from 1.80
+  assert.equal(mode({ LC_TERMINAL: 'iTerm2' }), 'iterm'); // ssh from iTerm2
   assert.equal(mode({ TERM: 'xterm-256color' }), 'blocks');
   assert.equal(mode({ TERM: 'xterm-kitty', TMUX: '/tmp/tmux-0/default,1,0' }), 'blocks'); // tmux eats graphics
   assert.equal(mode({ TERM: 'screen-256color', LC_TERMINAL: 'iTerm2' }), 'blocks');
@@ -32,6 +37,12 @@ test('detection: kitty, WezTerm, Konsole -> kitty; iTerm2, VS Code -> iterm; els
   assert.equal(mode({ TERM: 'xterm-kitty', NO_COLOR: '1' }), 'ascii');
   assert.equal(mode({ TERM: 'dumb' }), 'ascii');
   assert.equal(resolveRenderMode('iterm', { env: { TERM: 'dumb' }, isTTY: false }), 'iterm'); // explicit wins
+});
+
+test('detection leaves process.env as it was', () => {
+  const before = process.env;
+  detectRenderMode({ env: { TERM: 'xterm-kitty' }, isTTY: true });
+  assert.equal(process.env, before);
 });
 
 function payload(grid: RenderedGrid): Extract<RenderedGrid, { kind: 'payload' }> {
@@ -105,7 +116,7 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 async function bytesWrittenIn(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-pty-'));
   const base = { ...process.env };
-  for (const key of ['TMUX', 'CI', 'CONTINUOUS_INTEGRATION', 'KITTY_WINDOW_ID', 'TERM_PROGRAM', 'LC_TERMINAL', 'NO_COLOR', 'WEZTERM_PANE', 'KONSOLE_VERSION']) delete base[key];
+  for (const key of ['TMUX', 'STY', 'CI', 'CONTINUOUS_INTEGRATION', 'KITTY_WINDOW_ID', 'KITTY_PID', 'TERM_PROGRAM', 'TERM_PROGRAM_VERSION', 'LC_TERMINAL', 'NO_COLOR', 'WEZTERM_PANE', 'WEZTERM_UNIX_SOCKET', 'KONSOLE_VERSION', 'GHOSTTY_RESOURCES_DIR']) delete base[key];
   // A fresh pty has no size; give it a terminal's, or Ink lays out for one column.
   const child = spawn('script', ['-qfec', `stty cols 120 rows 50; exec '${process.execPath}' --import tsx src/cli.tsx`, '/dev/null'], {
     cwd: root,
@@ -146,7 +157,7 @@ test('protocol: in a kitty terminal the app writes kitty graphics whose payload 
 });
 
 test('protocol: in iTerm2 the app writes an OSC 1337 inline image whose payload is a PNG of the grid', { skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
-  const { code, out } = await bytesWrittenIn({ TERM: 'xterm-256color', TERM_PROGRAM: 'iTerm.app' });
+  const { code, out } = await bytesWrittenIn({ TERM: 'xterm-256color', TERM_PROGRAM: 'iTerm.app', TERM_PROGRAM_VERSION: '3.5.11' });
   assert.equal(code, 0);
   const m = /\x1b\]1337;File=inline=1;size=(\d+);[^:]*:([A-Za-z0-9+/=]+)\x07/.exec(out);
   assert.ok(m !== null);

@@ -2,12 +2,22 @@
  * Turns grids of digits into something a terminal shows: kitty graphics, iTerm2 inline images,
  * 24-bit half-blocks or plain ASCII.
  *
- * Why not terminal-image's own output: its kitty path writes straight to process.stdout and returns '',
- * its iTerm2 escape shows up as base64 text inside Ink's <Text>, and its half-blocks go through chalk,
- * whose colour level depends on how stdout looks (no colour when piped, 256 colours in tmux) and
- * through Jimp's resampling. Here every mode returns bytes, computed the same way everywhere, which
- * the caller writes outside Ink's live frame.
+ * terminal-image is used where it is right: its terminal detection (supports-terminal-graphics,
+ * the module terminal-image itself asks) decides kitty / iTerm2 for `--render auto`. Its drawing
+ * is not used, each for a measured reason:
+ * - kitty: it writes the escapes straight to process.stdout and returns ''. Inside Ink the only
+ *   safe way to print above the live frame is Ink's `write(string)` (clear frame, write, redraw);
+ *   a direct write lands below the prompt and Ink's next redraw erases by line count from there.
+ * - iTerm2: it asks term-img, whose own check calls iterm2-version, which returns nothing outside
+ *   macOS, so from Linux (ssh from iTerm2, VS Code) it falls back to half-blocks; and it cannot be
+ *   told which protocol to use, so `--render kitty|iterm` could not be honoured.
+ * - half-blocks: it fits the image to process.stdout's columns AND rows and resamples with Jimp, so
+ *   a 3x3 grid is not one pixel per column (88 px came out 44 wide when piped); colours go through
+ *   chalk's guess: 16 colours for TERM=xterm even with FORCE_COLOR=3, 256 in tmux, none when piped.
+ *   Importing it also loads Jimp (~1.1-1.5 s here).
+ * So every mode returns bytes computed the same way everywhere, written outside Ink's live frame.
  */
+import { createSupportsTerminalGraphics, type TerminalGraphicsSupport } from 'supports-terminal-graphics';
 import type { GrayImage } from '../engine/types.js';
 import { encodePng, tileGrid, upscale } from './grid.js';
 
@@ -22,6 +32,20 @@ export interface TerminalInfo {
   isTTY: boolean;
 }
 
+/**
+ * terminal-image's detection for an environment. supports-terminal-graphics reads process.env, so
+ * the environment is lent to it for this one synchronous call (tests and callers pass their own).
+ */
+function graphicsSupport(env: TerminalInfo['env'], isTTY: boolean): TerminalGraphicsSupport {
+  const own = process.env;
+  process.env = env as NodeJS.ProcessEnv;
+  try {
+    return createSupportsTerminalGraphics({ isTTY } as NodeJS.WriteStream);
+  } finally {
+    process.env = own;
+  }
+}
+
 /** Picks the richest mode the terminal shows, from its environment (no queries: they would race with Ink's input). */
 export function detectRenderMode({ env, isTTY }: TerminalInfo): RenderMode {
   const term = (env.TERM ?? '').toLowerCase();
@@ -29,14 +53,17 @@ export function detectRenderMode({ env, isTTY }: TerminalInfo): RenderMode {
   if (term === 'dumb') return 'ascii';
   if (!isTTY) return 'blocks';
   // tmux and screen swallow graphics escapes unless passthrough is configured; the outer
-  // terminal's variables (KITTY_WINDOW_ID, LC_TERMINAL) leak into them, so check them first.
-  if (env.TMUX !== undefined || term.startsWith('screen') || term.startsWith('tmux')) return 'blocks';
-  const program = (env.TERM_PROGRAM ?? '').toLowerCase();
-  const wezterm = program === 'wezterm' || env.WEZTERM_PANE !== undefined || env.WEZTERM_EXECUTABLE !== undefined;
-  if (term.includes('kitty') || env.KITTY_WINDOW_ID !== undefined || program === 'kitty' || program === 'ghostty' || term === 'xterm-ghostty') return 'kitty';
-  // Konsole shows kitty graphics from 22.04 (KONSOLE_VERSION 220400).
-  if (wezterm || Number(env.KONSOLE_VERSION ?? 0) >= 220_400) return 'kitty';
-  if (program === 'iterm.app' || program === 'vscode' || (env.LC_TERMINAL ?? '').toLowerCase() === 'iterm2') return 'iterm';
+  // terminal's variables (KITTY_WINDOW_ID, LC_TERMINAL) leak into them, and
+  // supports-terminal-graphics trusts those, so this check comes first.
+  if (env.TMUX !== undefined || env.STY !== undefined || term.startsWith('screen') || term.startsWith('tmux')) return 'blocks';
+  const support = graphicsSupport(env, isTTY);
+  // iTerm2 3.6+ also claims kitty graphics, but drops a=T images sent without an id (reported by
+  // undercut-f1 #114 and iris.c #16): its own protocol is the reliable one there.
+  const iterm2 = (env.TERM_PROGRAM ?? '').toLowerCase() === 'iterm.app' || (env.LC_TERMINAL ?? '').toLowerCase() === 'iterm2';
+  if (iterm2 && support.iterm2) return 'iterm';
+  // Elsewhere kitty first, as terminal-image does: WezTerm and Konsole speak both.
+  if (support.kitty) return 'kitty';
+  if (support.iterm2) return 'iterm';
   return 'blocks';
 }
 
