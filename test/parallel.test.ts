@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadMnist, sliceBatch, type MnistSet } from '../src/engine/data.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae } from '../src/engine/model.js';
-import { createAutoStep, createParallelStep, ParallelTrainingError, splitRows } from '../src/engine/parallel/index.js';
+import { createAutoStep, createParallelStep, ParallelTrainingError, splitRows, type ParallelStep } from '../src/engine/parallel/index.js';
 import { InvalidArgumentError } from '../src/engine/errors.js';
 import { statVariables, trainable } from '../src/engine/parallel/replica.js';
 import { createRng, normals } from '../src/engine/rng.js';
@@ -60,7 +60,7 @@ describe('splitRows', () => {
 describe('data-parallel step (2 threads)', () => {
   let model: Cvae;
   let context: StepContext;
-  let step: TrainStep;
+  let step: ParallelStep;
 
   before(async () => {
     await initBackend('wasm');
@@ -119,6 +119,22 @@ describe('data-parallel step (2 threads)', () => {
 
   it('rejects a batch larger than it was sized for with a typed error', async () => {
     await assert.rejects(step.run(batchOf(0, 40, 1)), ParallelTrainingError);
+  });
+});
+
+describe('a failing worker', () => {
+  it('fails the step with a one-line ParallelTrainingError, and dispose still returns', async () => {
+    await initBackend('wasm');
+    data ??= await loadMnist('train', { limit: 64 });
+    const model = seededModel();
+    const context: StepContext = { model, optimizer: createAdam(model, 1e-3), gamma: GAMMA, config: DEFAULT_MODEL_CONFIG };
+    const step = await createParallelStep(context, { ranks: 2, maxBatch: 16, backend: 'wasm' });
+    await step.run(batchOf(0, 16, 1));
+    await step.workers[0]!.terminate();
+    await assert.rejects(step.run(batchOf(16, 16, 2)), (e: unknown) => e instanceof ParallelTrainingError && /worker 1/.test(e.message) && !e.message.includes('\n'));
+    await step.dispose?.();
+    context.optimizer.dispose();
+    disposeCvae(model);
   });
 });
 

@@ -54,6 +54,7 @@ interface WorkerHandle {
   readonly grads: Float32Array;
   next: ((message: FromWorker) => void) | undefined;
   failure: Error | undefined;
+  exited: boolean;
 }
 
 function workerUrl(): URL {
@@ -85,11 +86,16 @@ function expect<T extends FromWorker['type']>(message: FromWorker, type: T, rank
   return message as Extract<FromWorker, { type: T }>;
 }
 
+/** The data-parallel step; `workers` are its threads (for diagnostics and tests). */
+export interface ParallelStep extends TrainStep {
+  readonly workers: readonly Worker[];
+}
+
 /**
  * Starts the workers and returns the data-parallel step. With `ranks` 1 there are no workers and the
  * step is the plain local one (gradients here, then Adam).
  */
-export async function createParallelStep(context: StepContext, options: ParallelOptions): Promise<TrainStep> {
+export async function createParallelStep(context: StepContext, options: ParallelOptions): Promise<ParallelStep> {
   const ranks = Math.max(1, Math.floor(options.ranks ?? defaultRanks()));
   const maxBatch = Math.max(1, options.maxBatch ?? 128);
   const { model, optimizer, config } = context;
@@ -108,6 +114,7 @@ export async function createParallelStep(context: StepContext, options: Parallel
   const closeAll = async () => {
     await Promise.all(
       handles.map(async (h) => {
+        if (h.exited) return;
         h.worker.postMessage({ type: 'close' } satisfies ToWorker);
         // A worker that does not exit promptly on 'close' is stopped.
         const timer = setTimeout(() => void h.worker.terminate(), 2000);
@@ -140,6 +147,7 @@ export async function createParallelStep(context: StepContext, options: Parallel
         grads: new Float32Array(init.grads),
         next: undefined,
         failure: undefined,
+        exited: false,
       };
       const fail = (error: Error) => {
         handle.failure = new ParallelTrainingError(`training worker ${rank} stopped: ${error.message.split('\n')[0]}`);
@@ -154,6 +162,7 @@ export async function createParallelStep(context: StepContext, options: Parallel
       });
       worker.on('error', fail);
       worker.on('exit', (code) => {
+        handle.exited = true;
         if (!handle.failure) fail(new Error(`exited with code ${code}`));
       });
       worker.unref();
@@ -172,6 +181,7 @@ export async function createParallelStep(context: StepContext, options: Parallel
 
   const sum = new Float32Array(nTrainable + nStats);
   return {
+    workers: handles.map((h) => h.worker),
     async run(batch: TrainBatch): Promise<StepMetrics> {
       if (batch.size > ranks * maxRows) throw new ParallelTrainingError(`batch of ${batch.size} exceeds the parallel step's maximum ${ranks * maxRows}`);
       const latent = batch.eps.length / batch.size;
