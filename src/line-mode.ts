@@ -8,7 +8,7 @@ import type { BackendChoice, DigitGenerator, SamplerName, TrainCallbacks, TrainO
 import { gridToBytes, renderGrid, type RenderMode } from './render/terminal.js';
 import type { AppServices } from './ui/app.js';
 import { backendHint, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPreview } from './ui/format.js';
-import { PROMPT, parsePromptInput } from './ui/reducer.js';
+import { PROMPT, displayable, parsePromptInput } from './ui/reducer.js';
 
 export interface TextSink {
   write(text: string): unknown;
@@ -97,7 +97,8 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
     stdout.write(`${PROMPT} `);
     for await (const line of lines) {
       // Echo what was read: piped input is not echoed by a terminal, and a log should read like the notebook.
-      stdout.write(`${line}\n`);
+      // Control bytes are shown as escapes, not sent to the terminal.
+      stdout.write(`${displayable(line)}\n`);
       const parsed = parsePromptInput(line);
       if (parsed.kind === 'quit') {
         stdout.write(`${parsed.value}\n`);

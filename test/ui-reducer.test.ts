@@ -20,7 +20,9 @@ test('prompt input follows int(): digits draw, other integers quit, anything els
   assert.deepEqual(parsePromptInput('0099'), { kind: 'quit', value: '99' });
   assert.deepEqual(parsePromptInput('1_0'), { kind: 'quit', value: '10' });
   assert.deepEqual(parsePromptInput('123456789012345678901234567890'), { kind: 'quit', value: '123456789012345678901234567890' });
-  for (const bad of ['abc', '3.5', '', '   ', '1e3', '0x3', '3 4', '--3', '_1', '1_', '٣']) {
+  // Decimal digits of any script, as Python's int() reads them (the notebook's int(label)).
+  assert.deepEqual(parsePromptInput('٣'), { kind: 'digit', digit: 3 });
+  for (const bad of ['abc', '3.5', '', '   ', '1e3', '0x3', '3 4', '--3', '_1', '1_', '٣.٠']) {
     const parsed = parsePromptInput(bad);
     assert.equal(parsed.kind, 'invalid', `${JSON.stringify(bad)} should be invalid`);
   }

@@ -16,15 +16,42 @@ export type PromptInput =
   | { kind: 'quit'; value: string }
   | { kind: 'invalid'; message: string };
 
-/** Reads one prompt line like Python's `int()`: surrounding spaces, a sign and `_` between digits are fine; `3.5`, `1e3`, `abc` are not. */
+/**
+ * Makes typed text safe to show on one terminal line: control characters (C0, DEL, C1), invisible
+ * zero-width characters and bidi overrides become visible escapes like `\x1b` or `\u200b`, so a pasted
+ * escape sequence cannot restyle or reorder the screen, and `got "3"` never hides why 3 was refused.
+ */
+export function displayable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/** The value of a decimal digit in any script (`3`, `３`, `٣`, `𝟑`): Unicode encodes each script's 0-9 as a run of ten. */
+function digitValue(char: string): number {
+  let start = char.codePointAt(0)!;
+  while (/\p{Nd}/u.test(String.fromCodePoint(start - 1))) start--;
+  return (char.codePointAt(0)! - start) % 10;
+}
+
+/**
+ * Reads one prompt line like Python's `int()`: surrounding whitespace, a sign, `_` between digits, and
+ * decimal digits of any script (`３` from a full-width IME, Arabic-Indic `٣`) are fine, as they are
+ * for the notebook's `int(label)`; `3.5`, `1e3`, `abc` are not.
+ */
 export function parsePromptInput(line: string): PromptInput {
-  const text = line.trim();
-  if (!/^[+-]?\d+(_\d+)*$/.test(text)) {
-    const shown = text === '' ? 'an empty line' : `"${text.length > 20 ? `${text.slice(0, 20)}…` : text}"`;
+  // Python also strips U+0085 (NEL), which JavaScript's trim keeps.
+  const text = line.replace(/^[\s\u0085]+|[\s\u0085]+$/g, '');
+  if (!/^[+-]?\p{Nd}+(_\p{Nd}+)*$/u.test(text)) {
+    const head = [...text.slice(0, 42)];
+    const shown = text === '' ? 'an empty line' : `"${displayable(head.length > 20 ? `${head.slice(0, 20).join('')}…` : text)}"`;
     return { kind: 'invalid', message: `expected an integer: 0-9 draws that digit, any other integer quits (got ${shown})` };
   }
+  const ascii = text.replace(/\p{Nd}/gu, (c) => String(digitValue(c))).replaceAll('_', '');
   // BigInt prints the value as Python's print(int(...)) would: no sign for 0, no leading zeros.
-  const value = BigInt(text.replaceAll('_', ''));
+  const value = BigInt(ascii);
   if (value >= 0n && value <= 9n) return { kind: 'digit', digit: Number(value) };
   return { kind: 'quit', value: value.toString() };
 }
@@ -109,10 +136,10 @@ function append(state: State, ...items: NewHistoryItem[]): Pick<State, 'history'
   return { history: [...state.history, ...added], nextId };
 }
 
-/** Keeps what can be typed at the prompt: printable characters, no escapes or control bytes. */
+/** Keeps what can be typed at the prompt: printable characters, no escapes, control bytes (C0, DEL, C1) or bidi overrides. */
 function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]/g, '');
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '');
 }
 
 export function reducer(state: State, action: Action): State {
