@@ -1,8 +1,9 @@
 /**
- * A deterministic DigitGenerator for UI tests: draws the digit from a 3x5 bitmap font, shifted a
+ * A deterministic model for UI tests: draws the digit from a 3x5 bitmap font, shifted a
  * little per sample so a grid shows nine different tiles. No tfjs, instant.
  */
-import type { CheckpointSummary, DigitGenerator, GenerateOptions, GrayImage } from '../src/engine/types.js';
+import type { CheckpointSummary, GenerateOptions, GrayImage } from '../src/engine/types.js';
+import type { LatentOps, ReplModel } from '../src/explore/model.js';
 
 const FONT: readonly string[] = [
   '111101101101111', // 0
@@ -40,14 +41,56 @@ export interface FakeGeneratorCalls {
   options: GenerateOptions | undefined;
 }
 
-/** A fake generator that records its calls; `delayMs` makes generation take time (to see the 'generating' phase). */
-export function createFakeGenerator(options: { delayMs?: number; fail?: boolean } = {}): DigitGenerator & { calls: FakeGeneratorCalls[]; disposed: boolean } {
-  const checkpoint: CheckpointSummary = { dir: '/fake/checkpoint', epochsTrained: 30, trainSamples: 60000, backendTrainedOn: 'fake', hasFittedPrior: true };
+/** Latent size of the fake model. */
+export const FAKE_LATENT_DIM = 4;
+
+/** Which fake variant (0-8) a latent code draws: its first value, folded. */
+const variantOf = (z: ArrayLike<number>, at: number): number => Math.abs(Math.floor((z[at] ?? 0) * 3)) % 9;
+
+/**
+ * Fake latent operations: a code's first value picks the tile's variant, labels blend the glyphs of
+ * their digits by weight, and a "reconstruction" is the same digit in another variant.
+ */
+function fakeLatent(): LatentOps & { decoded: number } {
+  const latent = {
+    latentDim: FAKE_LATENT_DIM,
+    decoded: 0,
+    drawLatents(digit: number, n: number, { scale, rng }: Parameters<LatentOps['drawLatents']>[2]): Float32Array {
+      const z = new Float32Array(n * FAKE_LATENT_DIM);
+      for (let i = 0; i < z.length; i++) z[i] = scale * rng.normal() + (i % FAKE_LATENT_DIM === 1 ? digit : 0);
+      return z;
+    },
+    async decode(z: Float32Array, labels: Float32Array): Promise<GrayImage[]> {
+      const n = labels.length / 10;
+      latent.decoded += n;
+      return Array.from({ length: n }, (_, i) => {
+        const pixels = new Float32Array(28 * 28);
+        for (let d = 0; d < 10; d++) {
+          const w = labels[i * 10 + d]!;
+          if (w === 0) continue;
+          const glyph = fakeDigit(d, variantOf(z, i * FAKE_LATENT_DIM)).pixels;
+          for (let p = 0; p < pixels.length; p++) pixels[p]! += w * glyph[p]!;
+        }
+        return { width: 28, height: 28, pixels };
+      });
+    },
+    async reconstruct(n: number, rng: Parameters<LatentOps['reconstruct']>[1]) {
+      const digits = Array.from({ length: n }, () => rng.int(10));
+      return { originals: digits.map((d) => fakeDigit(d, 0)), reconstructions: digits.map((d) => fakeDigit(d, 4)), digits };
+    },
+  };
+  return latent;
+}
+
+/** A fake model that records its calls; `delayMs` makes generation take time (to see the 'generating' phase). */
+export function createFakeGenerator(options: { delayMs?: number; fail?: boolean; hasFittedPrior?: boolean } = {}): ReplModel & { calls: FakeGeneratorCalls[]; disposed: boolean; latent: LatentOps & { decoded: number } } {
+  const checkpoint: CheckpointSummary = { dir: '/fake/checkpoint', epochsTrained: 30, trainSamples: 60000, backendTrainedOn: 'fake', hasFittedPrior: options.hasFittedPrior ?? true };
   const fake = {
     backend: 'cpu' as const,
     checkpoint,
     calls: [] as FakeGeneratorCalls[],
     disposed: false,
+    latent: fakeLatent(),
     async generate(digit: number, n: number, generateOptions?: GenerateOptions): Promise<GrayImage[]> {
       fake.calls.push({ digit, n, options: generateOptions });
       if (options.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.delayMs));

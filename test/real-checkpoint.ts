@@ -20,6 +20,17 @@ export interface RealCheckpoint {
 export function realCheckpoint(): RealCheckpoint {
   const shipped = path.join(root, 'checkpoints', 'cvae');
   if (fs.existsSync(path.join(shipped, 'meta.json'))) return { dir: shipped, shipped: true };
+  return { dir: tinyCheckpoint(), shipped: false };
+}
+
+let tiny: string | undefined;
+
+/**
+ * A tiny checkpoint trained by this process (once): for tests that must not depend on what the
+ * shipped checkpoint holds, or on it being rewritten by a training run while they read it.
+ */
+export function tinyCheckpoint(): string {
+  if (tiny !== undefined) return tiny;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-real-ck-'));
   const trained = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.tsx', 'train', '--epochs', '1', '--limit', '256', '--seed', '1', '--checkpoint', dir], {
     cwd: root,
@@ -27,5 +38,6 @@ export function realCheckpoint(): RealCheckpoint {
     env: { ...process.env, CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-real-cfg-')) },
   });
   assert.equal(trained.status, 0, trained.stderr);
-  return { dir, shipped: false };
+  tiny = dir;
+  return dir;
 }
