@@ -372,7 +372,7 @@ Usage
   cvae-repl eval                  score a checkpoint (reconstruction, quality)
   cvae-repl config                print the settings file's path and values
   cvae-repl config set <key> <v>  save a setting: render, sampler, scale, grid,
-                                  checkpoint
+                                  seed, checkpoint
   cvae-repl config reset          restore the default settings
 
 Options (each overrides the saved setting for this run)

@@ -16,6 +16,8 @@ export interface Settings {
   sampler: SamplerName;
   scale: number;
   grid: number;
+  /** Reproducible draws (`:seed N` at the prompt); absent: fresh draws every time. */
+  seed?: number;
   /** Absolute path of the checkpoint the app opens by default (set after training). */
   checkpoint?: string;
 }
@@ -23,7 +25,7 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Readonly<Settings> = { render: 'auto', sampler: 'fitted', scale: 1, grid: 3 };
 
 export type SettingKey = keyof Settings;
-export const SETTING_KEYS: readonly SettingKey[] = ['render', 'sampler', 'scale', 'grid', 'checkpoint'];
+export const SETTING_KEYS: readonly SettingKey[] = ['render', 'sampler', 'scale', 'grid', 'seed', 'checkpoint'];
 
 /** A value that is not valid for a setting (from `config set` or a hand-edited file). */
 export class SettingsError extends Error {
@@ -52,6 +54,11 @@ export function validateSetting(key: string, value: unknown): Settings[SettingKe
     case 'grid': {
       const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
       if (!Number.isInteger(n) || n < 1 || n > MAX_GRID) throw new SettingsError(`grid must be an integer from 1 to ${MAX_GRID} (got ${text})`);
+      return n;
+    }
+    case 'seed': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+      if (!Number.isSafeInteger(n) || n < 0) throw new SettingsError(`seed must be a whole number >= 0 (got ${text})`);
       return n;
     }
     case 'checkpoint': {
@@ -98,6 +105,12 @@ export class SettingsStore {
   set(key: string, value: unknown): Settings {
     const valid = validateSetting(key, value);
     this.#conf.set(key, valid);
+    return this.get();
+  }
+
+  /** Forgets one saved setting (its default applies again). */
+  unset(key: SettingKey): Settings {
+    this.#conf.delete(key);
     return this.get();
   }
 
@@ -223,7 +236,8 @@ export function formatSettings(store: SettingsStore): string {
   const lines = [`settings file: ${store.path}`];
   for (const key of SETTING_KEYS) {
     const value = settings[key];
-    lines.push(`${key.padEnd(10)} = ${value === undefined ? `(none: ${SHIPPED_CHECKPOINT})` : String(value)}`);
+    const none = key === 'checkpoint' ? `(none: ${SHIPPED_CHECKPOINT})` : '(none: fresh draws)';
+    lines.push(`${key.padEnd(10)} = ${value === undefined ? none : String(value)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -29,6 +29,21 @@ test('a fresh store has the defaults; set() persists validated values across ope
   assert.deepEqual(openSettings({ dir }).get(), DEFAULT_SETTINGS);
 });
 
+test('the seed is a setting: set from the prompt or `config set seed`, forgotten with unset', () => {
+  const dir = tempDir();
+  const store = openSettings({ dir });
+  store.set('seed', 7);
+  assert.equal(openSettings({ dir }).get().seed, 7);
+  store.set('seed', '12');
+  assert.equal(openSettings({ dir }).get().seed, 12);
+  assert.throws(() => store.set('seed', '-1'), /^SettingsError: seed must be a whole number >= 0 \(got -1\)$/);
+  assert.throws(() => store.set('seed', 1.5), /seed must be a whole number/);
+  assert.match(formatSettings(store), /^seed {7}= 12$/m);
+  store.unset('seed');
+  assert.equal(openSettings({ dir }).get().seed, undefined);
+  assert.match(formatSettings(store), /^seed {7}= \(none: fresh draws\)$/m);
+});
+
 test('a corrupt settings file is reset with one warning and kept aside, never a crash', () => {
   const dir = tempDir();
   const file = path.join(dir, 'settings.json');
