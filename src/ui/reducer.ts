@@ -95,6 +95,8 @@ export interface State {
   /** The generation in flight; `request` counts prompts (seeds are offset by it). */
   readonly pending?: { readonly digit: number; readonly request: number };
   readonly requests: number;
+  /** Lines submitted while a grid was being drawn (a paste of several lines): each runs in turn. */
+  readonly queued?: readonly string[];
   readonly exitCode?: number;
 }
 
@@ -142,6 +144,30 @@ function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '');
 }
 
+/** Runs one line typed at the prompt: a draw, the quit value, or an error. */
+function submitLine(state: State, line: string): State {
+  const echo: NewHistoryItem = { kind: 'input', text: `${PROMPT} ${line}` };
+  const parsed = parsePromptInput(line);
+  switch (parsed.kind) {
+    case 'digit':
+      return { ...state, phase: 'generating', pending: { digit: parsed.digit, request: state.requests }, requests: state.requests + 1, ...append(state, echo) };
+    case 'quit':
+      return { ...state, phase: 'exiting', exitCode: 0, ...append(state, echo, { kind: 'value', text: parsed.value }) };
+    case 'invalid':
+      return { ...state, ...append(state, echo, { kind: 'error', text: parsed.message }) };
+  }
+}
+
+/** Back at the prompt: runs queued lines until one starts a draw or quits. */
+function nextQueued(state: State): State {
+  let current = state;
+  while (current.phase === 'prompt' && (current.queued?.length ?? 0) > 0) {
+    const [line, ...rest] = current.queued!;
+    current = submitLine({ ...current, queued: rest }, line!);
+  }
+  return current;
+}
+
 export function reducer(state: State, action: Action): State {
   switch (action.type) {
     case 'status':
@@ -169,26 +195,19 @@ export function reducer(state: State, action: Action): State {
       return { ...state, input: state.input + printable(action.text) };
     case 'erased':
       return { ...state, input: [...state.input].slice(0, -1).join('') };
-    case 'submitted': {
+    case 'submitted':
+      // A line entered while a grid is drawn (the next line of a paste) waits its turn instead of being
+      // lost; a bare Enter pressed while waiting does nothing.
+      if (state.phase === 'generating') return state.input === '' ? state : { ...state, input: '', queued: [...(state.queued ?? []), state.input] };
       if (state.phase !== 'prompt') return state;
-      const echo: NewHistoryItem = { kind: 'input', text: `${PROMPT} ${state.input}` };
-      const parsed = parsePromptInput(state.input);
-      switch (parsed.kind) {
-        case 'digit':
-          return { ...state, phase: 'generating', input: '', pending: { digit: parsed.digit, request: state.requests }, requests: state.requests + 1, ...append(state, echo) };
-        case 'quit':
-          return { ...state, phase: 'exiting', input: '', exitCode: 0, ...append(state, echo, { kind: 'value', text: parsed.value }) };
-        case 'invalid':
-          return { ...state, input: '', ...append(state, echo, { kind: 'error', text: parsed.message }) };
-      }
-    }
+      return submitLine({ ...state, input: '' }, state.input);
     case 'generated': {
       const { pending: _done, ...rest } = state;
-      return { ...rest, phase: 'prompt', ...append(state, { kind: 'grid', digit: action.digit, grid: action.grid }) };
+      return nextQueued({ ...rest, phase: 'prompt', ...append(state, { kind: 'grid', digit: action.digit, grid: action.grid }) });
     }
     case 'generateFailed': {
       const { pending: _done, ...rest } = state;
-      return { ...rest, phase: 'prompt', ...append(state, { kind: 'error', text: action.message }) };
+      return nextQueued({ ...rest, phase: 'prompt', ...append(state, { kind: 'error', text: action.message }) });
     }
     case 'quit':
       return { ...state, phase: 'exiting', exitCode: state.exitCode ?? 0 };
