@@ -156,16 +156,24 @@ export async function saveCheckpoint(dir: string, model: Cvae, meta: CheckpointM
   }
 }
 
-/** Reads and validates meta.json only (fast; for summaries and resume checks). Recovers a crash-left backup first. */
-export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta> {
-  const target = await recoverIfNeeded(path.resolve(dir));
-  return parseMeta(target);
+/** How to read a checkpoint. */
+export interface ReadOptions {
+  /** Also read Adam's state (for `--resume`). */
+  withOptimizer?: boolean;
+  /** Skip the fitted latent density (meta.prior becomes null): resuming refits it, so a damaged one must not block that. */
+  dropPrior?: boolean;
 }
 
-/** Loads and validates a checkpoint. `withOptimizer` also reads Adam's state (for `--resume`). */
-export async function loadCheckpoint(dir: string, options: { withOptimizer?: boolean } = {}): Promise<LoadedCheckpoint> {
+/** Reads and validates meta.json only (fast; for summaries and resume checks). Recovers a crash-left backup first. */
+export async function readCheckpointMeta(dir: string, options: Pick<ReadOptions, 'dropPrior'> = {}): Promise<CheckpointMeta> {
   const target = await recoverIfNeeded(path.resolve(dir));
-  const meta = await parseMeta(target);
+  return parseMeta(target, options.dropPrior === true);
+}
+
+/** Loads and validates a checkpoint. */
+export async function loadCheckpoint(dir: string, options: ReadOptions = {}): Promise<LoadedCheckpoint> {
+  const target = await recoverIfNeeded(path.resolve(dir));
+  const meta = await parseMeta(target, options.dropPrior === true);
   const encoder = await loadPart(target, 'encoder');
   let decoder: tfl.LayersModel;
   try {
@@ -219,7 +227,7 @@ async function recoverIfNeeded(target: string): Promise<string> {
   throw new CheckpointError(target, 'no checkpoint here; train one with `cvae-repl train --checkpoint DIR` or pass the right --checkpoint');
 }
 
-async function parseMeta(target: string): Promise<CheckpointMeta> {
+async function parseMeta(target: string, dropPrior = false): Promise<CheckpointMeta> {
   const file = path.join(target, META_FILE);
   const text = await readText(file);
   let meta: CheckpointMeta;
@@ -242,7 +250,7 @@ async function parseMeta(target: string): Promise<CheckpointMeta> {
   if (!Number.isInteger(meta.epochsTrained) || meta.epochsTrained < 0 || !Array.isArray(meta.history)) {
     throw new CheckpointError(file, 'has no valid epochsTrained / history; retrain the checkpoint');
   }
-  const prior = meta.prior == null ? null : validateLatentPrior(meta.prior, m.latentDim, file);
+  const prior = meta.prior == null || dropPrior ? null : validateLatentPrior(meta.prior, m.latentDim, file);
   return { ...meta, prior, optimizer: meta.optimizer ?? null };
 }
 

@@ -194,7 +194,7 @@ export function codesOfDigit(codes: Float32Array, labels: Uint8Array, digit: num
 /** Checks a prior read from meta.json; throws CheckpointError naming `file` when it is malformed. */
 export function validateLatentPrior(value: unknown, latentDim: number, file: string): LatentPrior {
   const fail = (what: string): never => {
-    throw new CheckpointError(file, `latent density is malformed (${what}); retrain, or sample with --sampler prior`);
+    throw new CheckpointError(file, `latent density is malformed (${what}); refit it with \`cvae-repl train --resume --epochs 0 --checkpoint DIR\` or retrain`);
   };
   const p = value as Partial<LatentPrior> | null;
   if (p === null || typeof p !== 'object' || p.kind !== 'gaussian-mixture') return fail('unknown kind');

@@ -243,7 +243,8 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
   let restored: OptimizerSnapshot | undefined;
   if (options.resume) {
     status(`resuming from ${options.checkpointDir}`);
-    const loaded = await loadCheckpoint(options.checkpointDir, { withOptimizer: true });
+    // The stored density is refitted after training, so it is not read (a damaged one cannot block this).
+    const loaded = await loadCheckpoint(options.checkpointDir, { withOptimizer: true, dropPrior: true });
     model = { encoder: loaded.encoder, decoder: loaded.decoder };
     config = loaded.meta.model;
     previous = loaded.meta;
