@@ -7,7 +7,8 @@
  */
 import path from 'node:path';
 import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainClassifierFlags, type TrainFlags } from './args.js';
-import { DEFAULT_TRAIN_OPTIONS, type DigitGenerator, type SampleOptions, type TrainOptions } from './engine/types.js';
+import { DEFAULT_TRAIN_OPTIONS, type SampleOptions, type TrainOptions } from './engine/types.js';
+import type { ReplModel } from './explore/model.js';
 import type { SettingsStore } from './settings.js';
 import type { AppServices } from './ui/app.js';
 import { VERSION } from './version.js';
@@ -16,11 +17,11 @@ import { VERSION } from './version.js';
  * Test-only (CVAE_REPL_FAKE_GENERATOR=1): the deterministic generator from test/, so the UI runs
  * without the engine or tfjs. Exists only in a source checkout run through tsx.
  */
-async function loadFakeGenerator(): Promise<DigitGenerator> {
+async function loadFakeGenerator(): Promise<ReplModel> {
   // A variable specifier keeps tsc from compiling test/ into dist.
   const specifier = '../test/fake-generator.js';
   try {
-    const fake = (await import(specifier)) as { createFakeGenerator(): DigitGenerator };
+    const fake = (await import(specifier)) as { createFakeGenerator(): ReplModel };
     return fake.createFakeGenerator();
   } catch {
     throw new Error('CVAE_REPL_FAKE_GENERATOR works only from a source checkout (node --import tsx src/cli.tsx)');
@@ -249,12 +250,19 @@ async function runRepl(flags: ReplFlags): Promise<number> {
 
   const services: AppServices = {
     loadGenerator:
-      process.env.CVAE_REPL_FAKE_GENERATOR === '1' ? loadFakeGenerator : async (dir) => (await import('./engine/generator.js')).loadGenerator(dir, backend),
+      process.env.CVAE_REPL_FAKE_GENERATOR === '1' ? loadFakeGenerator : async (dir) => (await import('./explore/model.js')).loadReplModel(dir, backend),
+    // `:grid 4`, `:seed off` ... at the prompt: saved for the next run too.
+    saveSetting: (key, value) => {
+      if (value === null) store.unset(key);
+      else store.set(key, value);
+    },
     onTrained: (outcome) => store.setActiveCheckpoint(outcome.checkpointDir),
   };
   if (trainOptions !== undefined) {
     services.train = async (callbacks) => (await import('./engine/train.js')).trainCheckpoint(trainOptions, callbacks);
   }
+  // `:seed N` at the prompt saves a seed; --seed overrides it for one run.
+  const seed = flags.seed ?? settings.seed;
   const common = {
     services,
     checkpointDir: checkpoint.dir,
@@ -263,7 +271,7 @@ async function runRepl(flags: ReplFlags): Promise<number> {
     scale: flags.scale ?? settings.scale,
     backendChoice: backend,
     version: VERSION,
-    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(seed === undefined ? {} : { seed }),
     ...(trainOptions === undefined ? {} : { training: { epochs: trainOptions.epochs, batchSize: trainOptions.batchSize } }),
   };
   const choice = flags.render ?? settings.render;

@@ -4,11 +4,15 @@
  * (blocks or ascii) unless --render asks for an image protocol.
  */
 import readline from 'node:readline';
-import type { BackendChoice, DigitGenerator, SamplerName, TrainCallbacks, TrainOutcome } from './engine/types.js';
-import { gridToBytes, renderGrid, type RenderMode } from './render/terminal.js';
+import type { BackendChoice, EpochReport, SamplerName, TrainCallbacks, TrainOutcome } from './engine/types.js';
+import { createSession, type SessionOutput } from './explore/session.js';
+import type { ReplModel } from './explore/model.js';
+import { gridToBytes, type RenderMode } from './render/terminal.js';
 import type { AppServices } from './ui/app.js';
-import { backendHint, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPreview } from './ui/format.js';
-import { PROMPT, displayable, parsePromptInput } from './ui/reducer.js';
+import { lossChart } from './ui/chart.js';
+import { parseLine } from './ui/commands.js';
+import { backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPicture, renderPreview } from './ui/format.js';
+import { PROMPT, displayable } from './ui/reducer.js';
 
 export interface TextSink {
   write(text: string): unknown;
@@ -36,7 +40,7 @@ export interface LineModeOptions {
 }
 
 /** Prints training progress as lines: status, a few progress lines per epoch, one summary per epoch with its preview. */
-function lineTrainingCallbacks(options: LineModeOptions, batchSize: number): Omit<TrainCallbacks, 'signal'> {
+function lineTrainingCallbacks(options: LineModeOptions, batchSize: number, epochs: EpochReport[]): Omit<TrainCallbacks, 'signal'> {
   const { stderr } = options;
   let lastDecile = -1;
   return {
@@ -50,6 +54,7 @@ function lineTrainingCallbacks(options: LineModeOptions, batchSize: number): Omi
     },
     onEpochEnd: (report) => {
       lastDecile = -1;
+      epochs.push({ ...report, preview: undefined });
       stderr.write(`${formatEpoch(report)}\n`);
       const preview = report.preview === undefined ? undefined : renderPreview(report.preview, options.render, options.columns);
       if (preview !== undefined) stderr.write(gridToBytes(preview));
@@ -63,8 +68,9 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
   let dir = options.checkpointDir;
   if (services.train !== undefined && options.training !== undefined) {
     let outcome: TrainOutcome;
+    const epochs: EpochReport[] = [];
     try {
-      outcome = await services.train({ ...lineTrainingCallbacks(options, options.training.batchSize), ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      outcome = await services.train({ ...lineTrainingCallbacks(options, options.training.batchSize, epochs), ...(options.signal === undefined ? {} : { signal: options.signal }) });
     } catch (error) {
       stderr.write(`error: ${errorMessage(error)}\n`);
       return 1;
@@ -78,50 +84,55 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
         ? `training stopped; ${outcome.epochsTrained > 0 ? `kept the last complete checkpoint (${plural(outcome.epochsTrained, 'epoch')}) in ${outcome.checkpointDir}` : 'no epoch finished, no checkpoint was written'}\n`
         : `training done: ${plural(outcome.epochsTrained, 'epoch')} in ${outcome.checkpointDir}, now the active checkpoint\n`,
     );
+    const chart = lossChart(epochs, { columns: options.columns, style: chartStyleFor(options.render) });
+    if (chart.length > 0) stderr.write(`${chart.join('\n')}\n`);
   }
 
-  let generator: DigitGenerator;
+  let model: ReplModel;
   try {
-    generator = await services.loadGenerator(dir);
+    model = await services.loadGenerator(dir);
   } catch (error) {
     stderr.write(`error: ${errorMessage(error)}\n`);
     return 1;
   }
   try {
-    stderr.write(`${formatHeader(options.version, generator.backend, generator.checkpoint, options.sampler).join('\n')}\n`);
-    const hint = backendHint(options.backendChoice, generator.backend);
+    stderr.write(`${formatHeader(options.version, model.backend, model.checkpoint, options.sampler).join('\n')}\n`);
+    const hint = backendHint(options.backendChoice, model.backend);
     if (hint !== undefined) stderr.write(`${hint}\n`);
+    const session = createSession({
+      model,
+      settings: { grid: options.grid, sampler: options.sampler, scale: options.scale, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+      ...(services.saveSetting === undefined ? {} : { saveSetting: services.saveSetting }),
+    });
+    const print = (output: SessionOutput): void => {
+      if (output.kind === 'error') stderr.write(`error: ${output.text}\n`);
+      else if (output.kind === 'message') stdout.write(`${output.text}\n`);
+      else {
+        if (output.picture.caption !== undefined) stdout.write(`${output.picture.caption}\n`);
+        stdout.write(gridToBytes(renderPicture(output.picture, options.render, options.columns)));
+      }
+    };
 
     const lines = readline.createInterface({ input: options.input, crlfDelay: Number.POSITIVE_INFINITY, terminal: false });
-    let request = 0;
     stdout.write(`${PROMPT} `);
     for await (const line of lines) {
       // Echo what was read: piped input is not echoed by a terminal, and a log should read like the notebook.
       // Control bytes are shown as escapes, not sent to the terminal.
       stdout.write(`${displayable(line)}\n`);
-      const parsed = parsePromptInput(line);
+      const parsed = parseLine(line);
       if (parsed.kind === 'quit') {
         stdout.write(`${parsed.value}\n`);
         lines.close();
         return 0;
       }
       if (parsed.kind === 'invalid') stderr.write(`error: ${parsed.message}\n`);
-      else {
-        try {
-          const seed = options.seed === undefined ? {} : { seed: options.seed + request };
-          request++;
-          const tiles = await generator.generate(parsed.digit, options.grid * options.grid, { sampler: options.sampler, scale: options.scale, ...seed });
-          stdout.write(gridToBytes(renderGrid(tiles, { mode: options.render, columns: options.columns, cols: options.grid })));
-        } catch (error) {
-          stderr.write(`error: ${errorMessage(error)}\n`);
-        }
-      }
+      else for (const output of await session.run(parsed.kind === 'digit' ? { kind: 'digit', digit: parsed.digit } : { kind: 'command', command: parsed.command })) print(output);
       stdout.write(`${PROMPT} `);
     }
     // End of input at the prompt: finish the prompt's line, leave like Ctrl+D.
     stdout.write('\n');
     return 0;
   } finally {
-    generator.dispose();
+    model.dispose();
   }
 }

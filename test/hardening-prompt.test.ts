@@ -161,7 +161,8 @@ test('line mode: random bytes, control characters, a 1 MB line, pasted lines and
   const out = stdout.text();
   assert.ok(out.endsWith('input digit to generate: 99999999999999999999\n99999999999999999999\n'), 'the value is printed and the loop ends there (4 is never read)');
   assert.ok(!RAW_CONTROL.test(out), 'no control byte from the input reaches stdout (ascii grids have none of their own)');
-  for (const line of stderr.text().trimEnd().split('\n').slice(3)) assert.match(line, /^error: expected an integer: .*\(got (an empty line|".+")\)$/u);
+  // A random line that starts with ':' is read as a command (issue 6): an unknown one gets the :help hint.
+  for (const line of stderr.text().trimEnd().split('\n').slice(3)) assert.match(line, /^error: (expected an integer: .*\(got (an empty line|".+")\)|unknown command :.*; type :help for the commands|:\w+ .*)$/u);
   assert.ok(!RAW_CONTROL.test(stderr.text()), 'errors show control bytes as escapes');
   assert.ok(stderr.text().includes('(got "\\x1b[31m\\x07\\x08\\x00 5")'));
   assert.ok(Date.now() - started < 20_000, 'a 1 MB line does not stall the loop');
@@ -315,10 +316,10 @@ test('reducer: lines entered during a draw run in order after it; a quit among t
   let state = [{ type: 'loaded', model } as Action, ...line('1'), ...line('x'), ...line('2'), ...line('-4'), ...line('5')].reduce(reducer, initialState);
   assert.equal(state.phase, 'generating');
   assert.deepEqual(state.queued, ['x', '2', '-4', '5']);
-  state = reducer(state, { type: 'generated', digit: 1, grid });
+  state = reducer(state, { type: 'ran', outputs: [{ kind: 'picture', grid }] });
   assert.equal(state.phase, 'generating', 'x is an error, then 2 starts drawing');
-  assert.equal(state.pending?.digit, 2);
-  state = reducer(state, { type: 'generated', digit: 2, grid });
+  assert.deepEqual(state.pending?.input, { kind: 'digit', digit: 2 });
+  state = reducer(state, { type: 'ran', outputs: [{ kind: 'picture', grid }] });
   assert.equal(state.phase, 'exiting');
   assert.equal(state.exitCode, 0);
   const texts = state.history.flatMap((h) => (h.kind === 'input' || h.kind === 'value' || h.kind === 'error' ? [`${h.kind}:${h.text}`] : []));

@@ -39,17 +39,37 @@ test('loading -> prompt prints the header once', () => {
 test('a digit goes generating with the echo in history, then the grid and the prompt again', () => {
   const generating = run(atPrompt(), typed('4'), { type: 'submitted' });
   assert.equal(generating.phase, 'generating');
-  assert.deepEqual(generating.pending, { digit: 4, request: 0 });
+  assert.deepEqual(generating.pending, { input: { kind: 'digit', digit: 4 }, request: 0 });
   assert.equal(generating.input, '');
   assert.deepEqual(generating.history.at(-1), { id: 1, kind: 'input', text: 'input digit to generate: 4' });
   // Submitting again while drawing does nothing.
   assert.equal(run(generating, { type: 'submitted' }), generating);
-  const done = run(generating, { type: 'generated', digit: 4, grid });
+  const done = run(generating, { type: 'ran', outputs: [{ kind: 'picture', grid }] });
   assert.equal(done.phase, 'prompt');
   assert.equal(done.pending, undefined);
-  assert.deepEqual(done.history.at(-1), { id: 2, kind: 'grid', digit: 4, grid });
+  assert.deepEqual(done.history.at(-1), { id: 2, kind: 'grid', grid });
   const second = run(done, typed('4'), { type: 'submitted' });
-  assert.deepEqual(second.pending, { digit: 4, request: 1 }); // seeds differ per prompt
+  assert.deepEqual(second.pending, { input: { kind: 'digit', digit: 4 }, request: 1 });
+});
+
+test('a command goes pending like a digit; its pictures (with captions), messages and errors land in order', () => {
+  const pending = run(atPrompt(), typed(':morph 3 8'), { type: 'submitted' });
+  assert.equal(pending.phase, 'generating');
+  assert.deepEqual(pending.pending?.input, { kind: 'command', command: { kind: 'morph', from: 3, to: 8 } });
+  const done = run(pending, { type: 'ran', outputs: [{ kind: 'picture', grid, caption: 'morph: …' }, { kind: 'message', text: 'saved' }, { kind: 'error', text: 'oops' }] });
+  assert.equal(done.phase, 'prompt');
+  assert.deepEqual(done.history.slice(-3).map((h) => h.kind), ['grid', 'message', 'error']);
+  assert.deepEqual(done.history.at(-3), { id: 2, kind: 'grid', grid, caption: 'morph: …' });
+  // A bad command is refused at once, like bad input.
+  const refused = run(atPrompt(), typed(':morph 3'), { type: 'submitted' });
+  assert.equal(refused.phase, 'prompt');
+  const last = refused.history.at(-1);
+  assert.ok(last?.kind === 'error' && /^:morph needs two digits/.test(last.text));
+});
+
+test('training ends with the loss chart in the scrollback', () => {
+  const state = run(atPrompt(), { type: 'trainingStarted', epochs: 1, batchSize: 2 }, { type: 'trainingFinished', outcome: { checkpointDir: '/t', epochsTrained: 1, aborted: false, backend: 'wasm' }, message: 'done', chart: ['loss curves', '*'] });
+  assert.deepEqual(state.history.slice(-2).map((h) => h.kind), ['info', 'chart']);
 });
 
 test('bad input: echo + one error, prompt stays, typing continues', () => {
@@ -105,9 +125,9 @@ test('training: progress, epochs into history, stop request, then loading the tr
 
 test('grids already printed are dropped from state (a REPL open for hours stays small)', () => {
   const other: RenderedGrid = { kind: 'text', mode: 'blocks', lines: ['▄▄'] };
-  let state = run(atPrompt(), typed('1'), { type: 'submitted' }, { type: 'generated', digit: 1, grid });
+  let state = run(atPrompt(), typed('1'), { type: 'submitted' }, { type: 'ran', outputs: [{ kind: 'picture', grid }] });
   const first = state.history.at(-1)!;
-  state = run(state, typed('2'), { type: 'submitted' }, { type: 'generated', digit: 2, grid: other });
+  state = run(state, typed('2'), { type: 'submitted' }, { type: 'ran', outputs: [{ kind: 'picture', grid: other }] });
   // Not printed yet: both grids intact, even when several entries arrive before a render.
   assert.ok(state.history.every((h) => h.kind !== 'grid' || (h.grid.kind === 'text' && h.grid.lines.length > 0)));
   state = run(state, { type: 'printed', upTo: first.id + 1 });

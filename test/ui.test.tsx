@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import React from 'react';
 import { render } from 'ink-testing-library';
 import { App, type AppProps } from '../src/ui/app.js';
@@ -176,5 +179,42 @@ test('--train shows progress and a preview per epoch, Ctrl+C stops it, then the 
   assert.deepEqual(loaded, ['/tmp/trained']);
   assert.equal(trained.length, 1);
   assert.deepEqual(exits, []);
+  app.unmount();
+});
+
+test('commands at the prompt: :help lists them, :morph draws a captioned strip, :save writes it, :grid changes the next draw and is saved', async () => {
+  const saved: Array<[string, unknown]> = [];
+  const generator = createFakeGenerator();
+  const { app, frame } = setup({ services: { loadGenerator: async () => generator, saveSetting: (key, value) => saved.push([key, value]) } });
+  await waitFor(() => frame().includes('input digit to generate:'), 'the prompt');
+  await type(app, ':help');
+  app.stdin.write('\r');
+  await waitFor(() => frame().includes(':sampler NAME'), 'the command list');
+  assert.match(frame(), /^:morph A B +one z, the label blended from digit A to digit B/m);
+  await type(app, ':morph 3 8');
+  app.stdin.write('\r');
+  await waitFor(() => frame().includes('morph: one z, the label blended from 3 to 8 in 10 steps'), 'the morph caption');
+  await waitFor(() => frame().trimEnd().endsWith('input digit to generate:'), 'the prompt after the strip');
+  // ink-testing-library's terminal is 100 columns: the strip of ten wraps to 3 tiles per row (4 rows).
+  const strip = frame().split('\n').filter((l) => l.startsWith('▀'));
+  assert.equal(strip.length, 4 * 14 + 3);
+  assert.ok(strip.every((l) => [...l].length === 88));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-ui-save-'));
+  await type(app, `:save ${dir}/strip`);
+  app.stdin.write('\r');
+  await waitFor(() => frame().includes('saved the morph picture'), 'the save message');
+  assert.match(frame(), new RegExp(`saved the morph picture to ${dir}/strip\\.png \\(1192x112 px\\)`));
+  assert.ok(fs.existsSync(path.join(dir, 'strip.png')));
+  await type(app, ':grid 2');
+  app.stdin.write('\r');
+  await waitFor(() => frame().includes('grid = 2 (saved)'), 'the grid message');
+  await type(app, ':bogus');
+  app.stdin.write('\r');
+  await waitFor(() => frame().includes('error: unknown command :bogus; type :help for the commands'), 'the hint');
+  await type(app, '6');
+  app.stdin.write('\r');
+  await waitFor(() => generator.calls.length === 1, 'a draw');
+  assert.equal(generator.calls[0]!.n, 4);
+  assert.deepEqual(saved, [['grid', 2]]);
   app.unmount();
 });

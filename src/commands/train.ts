@@ -6,10 +6,11 @@ import { BackendError } from '../engine/backend.js';
 import { EngineError } from '../engine/errors.js';
 import { trainCheckpoint } from '../engine/train.js';
 import type { BatchReport, EpochReport, TrainOptions } from '../engine/types.js';
+import { lossChart } from '../ui/chart.js';
 
 /** Where a subcommand writes; `isTTY` on stdout turns on the live batch line. */
 export interface CommandIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream;
 }
 
@@ -45,6 +46,12 @@ export function formatBatchLine(r: BatchReport, batchSize: number): string {
 export async function runTrainCommand(options: TrainOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
   const out = (line: string) => io.stdout.write(`${line}\n`);
   const live = io.stdout.isTTY === true;
+  const epochs: EpochReport[] = [];
+  // The loss curves at the end: braille on a terminal, plain ASCII in a pipe or a log.
+  const chart = (): void => {
+    const lines = lossChart(epochs, { columns: io.stdout.columns ?? 80, style: live && process.env.TERM !== 'dumb' ? 'braille' : 'ascii' });
+    if (lines.length > 0) out(lines.join('\n'));
+  };
   let batchLineShown = false;
   let lastDraw = 0;
   const clearBatchLine = () => {
@@ -68,10 +75,12 @@ export async function runTrainCommand(options: TrainOptions, io: CommandIo, sign
       },
       onEpochEnd: (report) => {
         clearBatchLine();
+        epochs.push({ ...report, preview: undefined });
         out(formatEpochLine(report));
       },
     });
     clearBatchLine();
+    chart();
     if (outcome.aborted) {
       out(
         outcome.epochsTrained > 0

@@ -91,7 +91,7 @@ export type RenderedGrid =
 
 /** Pixels of a 28x28 tile per terminal column in image modes: the image is sent large, the terminal scales it to the cells. */
 const IMAGE_UPSCALE = 5;
-/** Widest an image grid is shown, in columns, so a 3x3 grid stays about the size of a notebook cell's figure. */
+/** Widest a square image grid is shown, in columns, so a 3x3 grid stays about the size of a notebook cell's figure. */
 const MAX_IMAGE_COLUMNS = 60;
 /** Terminal cells are about twice as tall as wide. */
 const CELL_ASPECT = 2;
@@ -111,7 +111,10 @@ export function renderImage(image: GrayImage, mode: RenderMode, columns: number)
       const big = upscale(image, IMAGE_UPSCALE);
       const png = encodePng(big);
       // Leave one column free: a line that fills the terminal exactly makes some terminals wrap.
-      const cellColumns = Math.max(1, Math.min(width - 1, MAX_IMAGE_COLUMNS, image.width));
+      // A wide picture (a strip of ten digits) gets the width its aspect asks for, so each digit
+      // stays as tall as in a square grid.
+      const aspect = Math.max(1, image.width / image.height);
+      const cellColumns = Math.max(1, Math.min(width - 1, Math.round(MAX_IMAGE_COLUMNS * Math.min(aspect, 4)), image.width));
       const cellRows = Math.max(1, Math.round((cellColumns * image.height) / image.width / CELL_ASPECT));
       const data = mode === 'kitty' ? kittyEscape(png, cellColumns, cellRows) : itermEscape(png, cellColumns, cellRows);
       return { kind: 'payload', mode, data, png: { width: big.width, height: big.height }, cells: { columns: cellColumns, rows: cellRows } };

@@ -5,19 +5,24 @@
  */
 import React, { useCallback, useEffect, useLayoutEffect, useReducer, useRef } from 'react';
 import { Box, Static, Text, useApp, useInput, useStdout } from 'ink';
-import type { BackendChoice, DigitGenerator, SamplerName, TrainCallbacks, TrainOutcome } from '../engine/types.js';
-import { renderGrid, type RenderMode } from '../render/terminal.js';
+import type { BackendChoice, EpochReport, SamplerName, TrainCallbacks, TrainOutcome } from '../engine/types.js';
+import type { ReplModel } from '../explore/model.js';
+import { createSession, type Session, type SettingKey } from '../explore/session.js';
+import type { RenderMode } from '../render/terminal.js';
+import { lossChart } from './chart.js';
 import { HistoryLine, Prompt, TrainingProgress } from './components.js';
-import { errorMessage, plural, renderPreview } from './format.js';
-import { initialState, reducer, type HistoryItem } from './reducer.js';
+import { chartStyleFor, errorMessage, plural, renderPicture, renderPreview } from './format.js';
+import { initialState, reducer, type HistoryItem, type RunOutput } from './reducer.js';
 
 export interface AppServices {
-  /** Opens a checkpoint for sampling. */
-  loadGenerator(checkpointDir: string): Promise<DigitGenerator>;
+  /** Opens a checkpoint for sampling and the prompt's commands. */
+  loadGenerator(checkpointDir: string): Promise<ReplModel>;
   /** Present with `--train`: trains first; the REPL then opens the trained checkpoint. */
   train?(callbacks: TrainCallbacks): Promise<TrainOutcome>;
   /** Called after training wrote at least one epoch (the entry point makes it the active checkpoint). */
   onTrained?(outcome: TrainOutcome): void;
+  /** Persists a setting changed at the prompt (`:grid 4`); `null` clears it. May throw (reported, the session keeps the value). */
+  saveSetting?(key: SettingKey, value: string | number | null): void;
 }
 
 export interface AppProps {
@@ -25,7 +30,7 @@ export interface AppProps {
   /** Checkpoint to open when not training (or when training stopped before its first epoch). */
   checkpointDir: string;
   render: RenderMode;
-  /** Samples per prompt: grid x grid. */
+  /** Samples per prompt: grid x grid (`:grid` changes it for the session). */
   grid: number;
   sampler: SamplerName;
   scale: number;
@@ -50,7 +55,8 @@ export function App(props: AppProps): React.JSX.Element {
   const { exit } = useApp();
   const { stdout, write } = useStdout();
   const columns = stdout.columns || 80;
-  const generatorRef = useRef<DigitGenerator | undefined>(undefined);
+  const generatorRef = useRef<ReplModel | undefined>(undefined);
+  const sessionRef = useRef<Session | undefined>(undefined);
   const abortRef = useRef<AbortController | undefined>(undefined);
   const emitted = useRef(0);
   const onExitRef = useRef(props.onExit);
@@ -68,10 +74,12 @@ export function App(props: AppProps): React.JSX.Element {
         abortRef.current = controller;
         dispatch({ type: 'trainingStarted', epochs: props.training.epochs, batchSize: props.training.batchSize });
         let outcome: TrainOutcome;
+        const epochs: EpochReport[] = [];
         try {
           outcome = await services.train({
             onBatchEnd: (report) => dispatch({ type: 'batch', report }),
             onEpochEnd: (report) => {
+              epochs.push({ ...report, preview: undefined });
               const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columnsRef.current);
               dispatch(preview === undefined ? { type: 'epoch', report } : { type: 'epoch', report, preview });
             },
@@ -93,7 +101,8 @@ export function App(props: AppProps): React.JSX.Element {
             ? `training stopped; kept the last complete checkpoint (${plural(outcome.epochsTrained, 'epoch')}) in ${outcome.checkpointDir}`
             : `training stopped before its first epoch finished; no checkpoint was written, opening ${dir}`
           : `training done: ${plural(outcome.epochsTrained, 'epoch')} in ${outcome.checkpointDir}, now the active checkpoint`;
-        dispatch({ type: 'trainingFinished', outcome, message });
+        const chart = lossChart(epochs, { columns: columnsRef.current, style: chartStyleFor(mode) });
+        dispatch({ type: 'trainingFinished', outcome, message, chart });
       }
       dispatch({ type: 'status', message: `loading checkpoint ${dir}…` });
       try {
@@ -103,6 +112,11 @@ export function App(props: AppProps): React.JSX.Element {
           return;
         }
         generatorRef.current = generator;
+        sessionRef.current = createSession({
+          model: generator,
+          settings: { grid, sampler, scale, ...(seed === undefined ? {} : { seed }) },
+          ...(services.saveSetting === undefined ? {} : { saveSetting: services.saveSetting }),
+        });
         dispatch({ type: 'loaded', model: { backend: generator.backend, checkpoint: generator.checkpoint } });
       } catch (error) {
         if (!unmounted) dispatch({ type: 'failed', message: errorMessage(error) });
@@ -119,18 +133,26 @@ export function App(props: AppProps): React.JSX.Element {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
-  // Draw the samples of the prompt in flight. Only a new prompt starts a draw: the terminal width is
-  // read when the draw finishes, so a resize meanwhile neither restarts nor doubles it.
+  // Run the draw or command in flight. Only a new submission starts one: the terminal width is read
+  // when it finishes, so a resize meanwhile neither restarts nor doubles it.
   const { pending } = state;
   useEffect(() => {
-    const generator = generatorRef.current;
-    if (pending === undefined || generator === undefined) return;
-    const options = { sampler, scale, ...(seed === undefined ? {} : { seed: seed + pending.request }) };
-    generator
-      .generate(pending.digit, grid * grid, options)
-      .then((tiles) => dispatch({ type: 'generated', digit: pending.digit, grid: renderGrid(tiles, { mode, columns: columnsRef.current, cols: grid }) }))
+    const session = sessionRef.current;
+    if (pending === undefined || session === undefined) return;
+    session
+      .run(pending.input)
+      .then((outputs) =>
+        dispatch({
+          type: 'ran',
+          outputs: outputs.map((output): RunOutput => {
+            if (output.kind !== 'picture') return output;
+            const grid = renderPicture(output.picture, mode, columnsRef.current);
+            return output.picture.caption === undefined ? { kind: 'picture', grid } : { kind: 'picture', grid, caption: output.picture.caption };
+          }),
+        }),
+      )
       .catch((error: unknown) => dispatch({ type: 'generateFailed', message: errorMessage(error) }));
-    // grid, sampler, scale, seed and mode are fixed for the run.
+    // The render mode is fixed for the run; the session holds the settings.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [pending]);
 
@@ -200,7 +222,7 @@ export function App(props: AppProps): React.JSX.Element {
       {phase === 'loading' ? <Text dimColor>{state.status ?? 'loading…'}</Text> : null}
       {phase === 'training' && state.training !== undefined ? <TrainingProgress training={state.training} columns={columns} /> : null}
       {phase === 'prompt' ? <Prompt input={state.input} /> : null}
-      {phase === 'generating' && pending !== undefined ? <Text dimColor>{`drawing ${grid * grid} samples of ${pending.digit}…`}</Text> : null}
+      {phase === 'generating' && pending !== undefined ? <Text dimColor>{sessionRef.current?.describe(pending.input) ?? 'working…'}</Text> : null}
     </Box>
   );
 }

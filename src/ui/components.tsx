@@ -36,7 +36,19 @@ export function HistoryLine({ item, version, backendChoice, sampler }: { item: H
     case 'input':
       return <Text>{item.text}</Text>;
     case 'grid':
-      return <GridText grid={item.grid} />;
+      // A payload grid is written by the app after this caption, outside Ink's frame.
+      return item.caption === undefined ? (
+        <GridText grid={item.grid} />
+      ) : (
+        <Box flexDirection="column">
+          <Text dimColor>{item.caption}</Text>
+          <GridText grid={item.grid} />
+        </Box>
+      );
+    case 'message':
+      return <Text>{item.text}</Text>;
+    case 'chart':
+      return <Text>{item.lines.join('\n')}</Text>;
     case 'epoch':
       return (
         <Box flexDirection="column">

@@ -1,5 +1,6 @@
 /** Plain-text pieces shared by the Ink UI and line mode. */
 import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage, SamplerName } from '../engine/types.js';
+import type { Picture } from '../explore/session.js';
 import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
 
 /** `1h02m`, `3m12s`, `45s`. */
@@ -76,3 +77,26 @@ export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, c
   return grid;
 }
 
+
+/** Pictures whose tiles are one sequence, so a narrow terminal may wrap them onto more rows. */
+const SEQUENCES: ReadonlySet<Picture['name']> = new Set(['morph', 'walk']);
+
+/**
+ * A picture for the terminal. In text modes a strip too wide for the terminal wraps onto more
+ * rows rather than shrinking its digits (a style table or recon pairs keep their columns).
+ */
+export function renderPicture(picture: Picture, mode: RenderMode, columns: number): RenderedGrid {
+  let cols = picture.cols;
+  const tile = picture.tiles[0]?.width ?? 28;
+  const fit = Math.max(1, Math.floor((columns + 2) / (tile + 2)));
+  if ((mode === 'blocks' || mode === 'ascii') && SEQUENCES.has(picture.name) && cols > fit) {
+    const rows = Math.ceil(cols / fit);
+    cols = Math.ceil(cols / rows);
+  }
+  return renderGrid(picture.tiles, { mode, columns, cols });
+}
+
+/** `ascii` charts for ascii grids, braille dots otherwise. */
+export function chartStyleFor(mode: RenderMode): 'ascii' | 'braille' {
+  return mode === 'ascii' ? 'ascii' : 'braille';
+}

@@ -3,7 +3,9 @@
  * loading -> (training -> loading ->) prompt <-> generating, and exiting / error at the end.
  */
 import type { BackendName, BatchReport, CheckpointSummary, EpochReport, TrainOutcome } from '../engine/types.js';
+import type { SessionInput } from '../explore/session.js';
 import type { RenderedGrid } from '../render/terminal.js';
+import { parseLine } from './commands.js';
 
 export type Phase = 'loading' | 'training' | 'prompt' | 'generating' | 'error' | 'exiting';
 
@@ -64,7 +66,12 @@ export interface ModelInfo {
 export type HistoryItem =
   | { readonly id: number; readonly kind: 'header'; readonly model: ModelInfo }
   | { readonly id: number; readonly kind: 'input'; readonly text: string }
-  | { readonly id: number; readonly kind: 'grid'; readonly digit: number; readonly grid: RenderedGrid }
+  /** A picture: a digit's grid, or a command's (with a caption saying what it shows). */
+  | { readonly id: number; readonly kind: 'grid'; readonly grid: RenderedGrid; readonly caption?: string }
+  /** A command's answer (`:help`, `:grid 4`, `:save`). */
+  | { readonly id: number; readonly kind: 'message'; readonly text: string }
+  /** The loss curves after training, as text lines. */
+  | { readonly id: number; readonly kind: 'chart'; readonly lines: readonly string[] }
   | { readonly id: number; readonly kind: 'epoch'; readonly report: EpochReport; readonly preview?: RenderedGrid }
   | { readonly id: number; readonly kind: 'value'; readonly text: string }
   | { readonly id: number; readonly kind: 'info'; readonly text: string }
@@ -92,8 +99,8 @@ export interface State {
   readonly status?: string;
   readonly model?: ModelInfo;
   readonly training?: TrainingState;
-  /** The generation in flight; `request` counts prompts (seeds are offset by it). */
-  readonly pending?: { readonly digit: number; readonly request: number };
+  /** The draw or command in flight; `request` counts them. */
+  readonly pending?: { readonly input: SessionInput; readonly request: number };
   readonly requests: number;
   /** Lines submitted while a grid was being drawn (a paste of several lines): each runs in turn. */
   readonly queued?: readonly string[];
@@ -106,17 +113,21 @@ export type Action =
   | { type: 'batch'; report: BatchReport }
   | { type: 'epoch'; report: EpochReport; preview?: RenderedGrid }
   | { type: 'stopRequested' }
-  | { type: 'trainingFinished'; outcome: TrainOutcome; message: string }
+  | { type: 'trainingFinished'; outcome: TrainOutcome; message: string; chart?: readonly string[] }
   | { type: 'loaded'; model: ModelInfo }
   | { type: 'failed'; message: string }
   | { type: 'typed'; text: string }
   | { type: 'erased' }
   | { type: 'submitted' }
-  | { type: 'generated'; digit: number; grid: RenderedGrid }
+  /** What the pending input produced, rendered for the terminal, in order. */
+  | { type: 'ran'; outputs: readonly RunOutput[] }
   | { type: 'generateFailed'; message: string }
   | { type: 'quit' }
   /** Everything with an id below `upTo` is on the screen (the app dispatches it after printing). */
   | { type: 'printed'; upTo: number };
+
+/** One output of a draw or command, ready for the scrollback. */
+export type RunOutput = { kind: 'picture'; grid: RenderedGrid; caption?: string } | { kind: 'message'; text: string } | { kind: 'error'; text: string };
 
 export const initialState: State = { phase: 'loading', input: '', history: [], nextId: 0, requests: 0 };
 
@@ -147,10 +158,13 @@ function printable(text: string): string {
 /** Runs one line typed at the prompt: a draw, the quit value, or an error. */
 function submitLine(state: State, line: string): State {
   const echo: NewHistoryItem = { kind: 'input', text: `${PROMPT} ${line}` };
-  const parsed = parsePromptInput(line);
+  const parsed = parseLine(line);
   switch (parsed.kind) {
     case 'digit':
-      return { ...state, phase: 'generating', pending: { digit: parsed.digit, request: state.requests }, requests: state.requests + 1, ...append(state, echo) };
+    case 'command': {
+      const input: SessionInput = parsed.kind === 'digit' ? { kind: 'digit', digit: parsed.digit } : { kind: 'command', command: parsed.command };
+      return { ...state, phase: 'generating', pending: { input, request: state.requests }, requests: state.requests + 1, ...append(state, echo) };
+    }
     case 'quit':
       return { ...state, phase: 'exiting', exitCode: 0, ...append(state, echo, { kind: 'value', text: parsed.value }) };
     case 'invalid':
@@ -184,7 +198,8 @@ export function reducer(state: State, action: Action): State {
       return state.training === undefined ? state : { ...state, training: { ...state.training, stopping: true } };
     case 'trainingFinished': {
       const { training: _done, ...rest } = state;
-      return { ...rest, phase: 'loading', ...append(state, { kind: 'info', text: action.message }) };
+      const chart: NewHistoryItem[] = action.chart === undefined || action.chart.length === 0 ? [] : [{ kind: 'chart', lines: action.chart }];
+      return { ...rest, phase: 'loading', ...append(state, { kind: 'info', text: action.message }, ...chart) };
     }
     case 'loaded':
       return { ...state, phase: 'prompt', model: action.model, status: undefined, ...append(state, { kind: 'header', model: action.model }) };
@@ -201,9 +216,13 @@ export function reducer(state: State, action: Action): State {
       if (state.phase === 'generating') return state.input === '' ? state : { ...state, input: '', queued: [...(state.queued ?? []), state.input] };
       if (state.phase !== 'prompt') return state;
       return submitLine({ ...state, input: '' }, state.input);
-    case 'generated': {
+    case 'ran': {
       const { pending: _done, ...rest } = state;
-      return nextQueued({ ...rest, phase: 'prompt', ...append(state, { kind: 'grid', digit: action.digit, grid: action.grid }) });
+      const items = action.outputs.map((output): NewHistoryItem => {
+        if (output.kind === 'picture') return output.caption === undefined ? { kind: 'grid', grid: output.grid } : { kind: 'grid', grid: output.grid, caption: output.caption };
+        return output.kind === 'message' ? { kind: 'message', text: output.text } : { kind: 'error', text: output.text };
+      });
+      return nextQueued({ ...rest, phase: 'prompt', ...append(state, ...items) });
     }
     case 'generateFailed': {
       const { pending: _done, ...rest } = state;
