@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runLineMode, type LineModeOptions } from '../src/line-mode.js';
 import { createFakeGenerator } from './fake-generator.js';
-import { realCheckpoint } from './real-checkpoint.js';
+import { decodePng } from '../src/render/grid.js';
+import { realCheckpoint, tinyCheckpoint } from './real-checkpoint.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -89,6 +90,9 @@ test('line mode --train: progress lines and a preview per epoch on stderr, then 
   assert.match(err, /^epoch 1\/1 · loss 0\.1000 .* · saved$/m);
   assert.match(err, /training done: 1 epoch in \/trained/);
   assert.ok(stripAnsi(err).includes('▀'));
+  // The loss curves at the end (braille: the grids are blocks).
+  assert.match(err, /^loss curves, epoch 1 \(training means per epoch\)\nreconstruction, per-pixel MSE: 0\.0900 → 0\.0900 \(test 0\.1000\)$/m);
+  assert.match(err, /^KL, nats per sample: 5\.00 → 5\.00 \(test 5\.00\)$/m);
 });
 
 /** Runs the bin with piped stdin, the fake generator (CVAE_REPL_FAKE_GENERATOR: '' runs the real engine) and a private settings dir. */
@@ -148,6 +152,7 @@ test('the bin: --train in line mode trains, makes the new checkpoint active, the
   const trained = await runBin('1\n-1\n', ['--train', '--epochs', '1', '--limit', '256', '--seed', '3', '--checkpoint', checkpoint, '--grid', '1'], { CVAE_REPL_FAKE_GENERATOR: '' }, configDir);
   assert.equal(trained.code, 0, trained.err);
   assert.match(trained.err, /^epoch 1\/1 · loss .* · saved$/m);
+  assert.match(trained.err, /^loss curves, epoch 1 /m);
   assert.match(trained.err, new RegExp(`training done: 1 epoch in ${checkpoint}, now the active checkpoint`));
   assert.match(trained.err, new RegExp(`^checkpoint ${checkpoint} \\(1 epoch on 256 images`, 'm'));
   assert.equal(stripAnsi(trained.out).split('\n').filter((l) => /^▀{28}$/.test(l)).length, 14); // one 28x28 tile
@@ -157,4 +162,60 @@ test('the bin: --train in line mode trains, makes the new checkpoint active, the
   const next = await runBin('-1\n', [], { CVAE_REPL_FAKE_GENERATOR: '' }, configDir);
   assert.equal(next.code, 0, next.err);
   assert.match(next.err, new RegExp(`^checkpoint ${checkpoint} `, 'm'));
+});
+
+/** Runs every prompt command through the bin in line mode; returns the output and the dirs it used. */
+async function everyCommand(args: string[], env: Record<string, string>) {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-cmd-'));
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-cmd-cfg-'));
+  const save = (name: string): string => `:save ${path.join(cwd, name)}`;
+  const script = [':help', ':walk', ':save', '3', save('grid.png'), ':style', save('style.png'), ':morph 3 8', save('morph.png'), ':walk', save('walk.png'), ':recon', save('recon'),
+    ':seed 7', ':scale 0.8', ':sampler prior', ':grid 2', ':seed', ':grid 11', ':sampler gauss', ':nope', '5', '-1'];
+  const result = await runBin(`${script.join('\n')}\n`, ['--render', 'ascii', ...args], env, configDir);
+  return { ...result, cwd, configDir };
+}
+
+function checkEveryCommand({ code, out, err, cwd, configDir }: Awaited<ReturnType<typeof everyCommand>>): void {
+  assert.equal(code, 0, err);
+  // :help lists every command, on stdout.
+  for (const name of [':style', ':morph A B', ':walk [D]', ':recon', ':save [FILE.png]', ':seed N|off', ':scale T', ':sampler NAME', ':grid N', ':help']) assert.ok(out.includes(name), `:help lists ${name}`);
+  assert.match(err, /^error: :walk needs a digit: type one first, or :walk 3$/m);
+  assert.match(err, /^error: nothing to save yet/m);
+  assert.match(out, /^style: one latent z per row .*digits 0-9 left to right$/m);
+  assert.match(out, /^morph: one z, the label blended from 3 to 8 in 10 steps$/m);
+  assert.match(out, /^walk: digit 3, 10 steps through latent space/m);
+  assert.match(out, /^recon: top, 10 random MNIST test digits \([0-9 ]+\); bottom, their reconstructions \(z = encoder mean, true label\)$/m);
+  // Each :save wrote a real PNG of the picture's size (4x), and said where.
+  const sizes: Record<string, [number, number]> = { 'grid.png': [352, 352], 'style.png': [1192, 472], 'morph.png': [1192, 112], 'walk.png': [1192, 112], 'recon.png': [1192, 232] };
+  for (const [name, size] of Object.entries(sizes)) {
+    const file = path.join(cwd, name);
+    assert.match(out, new RegExp(`^saved the ${name.replace('.png', '')} picture to ${file} \\(${size[0]}x${size[1]} px\\)$`, 'm'));
+    const png = decodePng(fs.readFileSync(file));
+    assert.deepEqual([png.width, png.height], size, name);
+  }
+  assert.deepEqual(fs.readdirSync(cwd).sort(), Object.keys(sizes).sort(), 'no temp files left');
+  assert.match(out, /^seed = 7 \(saved\)$/m);
+  assert.match(out, /^scale = 0\.8 \(saved\)$/m);
+  assert.match(out, /^sampler = prior \(saved\)$/m);
+  assert.match(out, /^grid = 2 \(saved\)$/m);
+  assert.match(out, /^seed = 7$/m);
+  assert.match(err, /^error: :grid takes a whole number from 1 to 10 \(got "11"\)$/m);
+  assert.match(err, /^error: :sampler takes fitted or prior \(got "gauss"\)$/m);
+  assert.match(err, /^error: unknown command :nope; type :help for the commands$/m);
+  // The last draw used the new grid: a 2x2 grid of 28-px tiles is 58 ascii columns wide, 29 lines tall.
+  const afterFive = out.slice(out.lastIndexOf('input digit to generate: 5'));
+  assert.equal(afterFive.split('\n').length - 1, 1 + 29 + 2, afterFive);
+  assert.ok(out.endsWith('input digit to generate: -1\n-1\n'));
+  const settings = JSON.parse(fs.readFileSync(path.join(configDir, 'settings.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual({ seed: settings.seed, scale: settings.scale, sampler: settings.sampler, grid: settings.grid }, { seed: 7, scale: 0.8, sampler: 'prior', grid: 2 });
+  assert.ok(!/^\s+at /m.test(out + err), 'no stack trace');
+}
+
+test('the bin in line mode: every prompt command (fake model), settings saved, PNGs written', async () => {
+  checkEveryCommand(await everyCommand([], { CVAE_REPL_FAKE_GENERATOR: '1' }));
+});
+
+test('the bin in line mode: every prompt command on a real tiny checkpoint (the MNIST test set for :recon)', async () => {
+  const result = await everyCommand(['--checkpoint', tinyCheckpoint()], { CVAE_REPL_FAKE_GENERATOR: '' });
+  checkEveryCommand(result);
 });
