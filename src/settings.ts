@@ -70,15 +70,51 @@ export function validateSetting(key: string, value: unknown): Settings[SettingKe
   }
 }
 
+/** Where settings live: a conf file, or memory when the settings directory cannot be used. */
+interface SettingsBackend {
+  readonly path: string;
+  readonly store: Record<string, unknown>;
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+  clear(): void;
+}
+
+/**
+ * The readable settings, when the settings directory is unusable (read-only, not a directory ...).
+ * Every write fails with the directory's error, so `config set` and the like say nothing was saved.
+ */
+function readOnlyBackend(file: string, values: Record<string, unknown>, code: string): SettingsBackend {
+  const refuse = (): never => {
+    throw Object.assign(new Error(`cannot write ${file}`), { code });
+  };
+  return { path: file, store: values, set: refuse, delete: refuse, clear: refuse };
+}
+
+function errnoCode(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** The settings file, read once and written atomically (conf writes a temp file, then renames). */
 export class SettingsStore {
-  readonly #conf: Conf<Record<string, unknown>>;
+  readonly #conf: SettingsBackend;
   /** Warnings found while opening (corrupt file, invalid values); the entry point prints them. */
   readonly warnings: readonly string[];
 
-  constructor(conf: Conf<Record<string, unknown>>, warnings: readonly string[]) {
+  constructor(conf: SettingsBackend, warnings: readonly string[]) {
     this.#conf = conf;
     this.warnings = warnings;
+  }
+
+  /** Runs a write; a file-system failure (read-only, disk full) becomes a one-line SettingsError. */
+  #write(change: () => void): void {
+    try {
+      change();
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === undefined) throw error;
+      throw new SettingsError(`cannot save settings to ${this.path} (${code}); set CVAE_REPL_CONFIG_DIR to a writable directory`);
+    }
   }
 
   get path(): string {
@@ -104,24 +140,33 @@ export class SettingsStore {
   /** Saves one setting, validated; `value` is what the user typed (`config set grid 4`). */
   set(key: string, value: unknown): Settings {
     const valid = validateSetting(key, value);
-    this.#conf.set(key, valid);
+    this.#write(() => this.#conf.set(key, valid));
     return this.get();
   }
 
   /** Forgets one saved setting (its default applies again). */
   unset(key: SettingKey): Settings {
-    this.#conf.delete(key);
+    this.#write(() => this.#conf.delete(key));
     return this.get();
   }
 
-  /** Makes `dir` the checkpoint the app opens by default. */
-  setActiveCheckpoint(dir: string): void {
-    this.#conf.set('checkpoint', path.resolve(dir));
+  /**
+   * Makes `dir` the checkpoint the app opens by default. Never throws: it runs after training, which
+   * must not fail for it; returns a warning when the settings could not be saved.
+   */
+  setActiveCheckpoint(dir: string): string | undefined {
+    try {
+      this.#write(() => this.#conf.set('checkpoint', path.resolve(dir)));
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof SettingsError)) throw error;
+      return `warning: ${error.message}; pass --checkpoint ${path.resolve(dir)} to use it`;
+    }
   }
 
   /** Restores the defaults (forgets the active checkpoint; the checkpoint files themselves stay). */
   reset(): void {
-    this.#conf.clear();
+    this.#write(() => this.#conf.clear());
   }
 }
 
@@ -139,22 +184,61 @@ export function openSettings(options: OpenSettingsOptions = {}): SettingsStore {
   const cwd = options.dir ?? userConfigDir(env);
   const confOptions = { projectName: 'cvae-repl', configName: CONFIG_NAME, cwd };
   const warnings: string[] = [];
-  let conf: Conf<Record<string, unknown>>;
+  const file = path.join(cwd, `${CONFIG_NAME}.json`);
+  let conf: SettingsBackend | undefined;
   try {
-    conf = new Conf<Record<string, unknown>>(confOptions);
+    conf = openConf(confOptions, file, warnings);
+    return new SettingsStore(conf, sanitize(conf, warnings));
   } catch (error) {
-    // conf throws SyntaxError on unreadable JSON. Keep the bad file for the user, start fresh.
-    const file = path.join(cwd, `${CONFIG_NAME}.json`);
+    const code = errnoCode(error);
+    if (code === undefined) throw error;
+    // The directory cannot be created or written (read-only, a file in the way, disk full): run on
+    // what could be read, for this run only, and say so once.
+    let readable: Record<string, unknown> = {};
+    try {
+      readable = { ...(conf?.store ?? {}) };
+    } catch {
+      // Nothing readable: defaults.
+    }
+    const valid = Object.fromEntries(Object.entries(readable).filter(([key, value]) => isValidSetting(key, value)));
+    warnings.push(`warning: cannot use the settings in ${cwd} (${code}); this run uses ${Object.keys(valid).length > 0 ? 'the readable values' : 'defaults'} and cannot save any; set CVAE_REPL_CONFIG_DIR to a writable directory`);
+    return new SettingsStore(readOnlyBackend(file, valid, code), warnings);
+  }
+}
+
+function isValidSetting(key: string, value: unknown): boolean {
+  try {
+    validateSetting(key, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Opens the conf file; an unreadable one is moved aside (when possible) and replaced by defaults. */
+function openConf(confOptions: { projectName: string; configName: string; cwd: string }, file: string, warnings: string[]): SettingsBackend {
+  try {
+    return new Conf<Record<string, unknown>>(confOptions);
+  } catch (error) {
+    // conf throws SyntaxError on unreadable JSON (and EISDIR & co. when the file is not a file).
+    if (error instanceof Error && errnoCode(error) !== undefined && errnoCode(error) !== 'EISDIR') throw error;
+    // Keep the bad file for the user, start fresh.
     const backup = `${file}.corrupt`;
+    let kept = false;
     try {
       fs.renameSync(file, backup);
+      kept = true;
     } catch {
-      // Nothing to move: fall through to a fresh store.
+      // Nothing to move, or a read-only directory: fall through to a fresh store.
     }
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    warnings.push(`warning: settings file ${file} was unreadable (${reason}); reset to defaults, old file kept as ${backup}`);
-    conf = new Conf<Record<string, unknown>>({ ...confOptions, clearInvalidConfig: true });
+    warnings.push(`warning: settings file ${file} was unreadable (${reason}); reset to defaults${kept ? `, old file kept as ${backup}` : ''}`);
+    return new Conf<Record<string, unknown>>({ ...confOptions, clearInvalidConfig: true });
   }
+}
+
+/** Drops values that are not valid (a hand-edited file), one warning each; returns all warnings. */
+function sanitize(conf: SettingsBackend, warnings: string[]): string[] {
   const store = conf.store;
   if (typeof store !== 'object' || store === null || Array.isArray(store)) {
     warnings.push(`warning: settings file ${conf.path} did not hold an object; reset to defaults`);
@@ -169,7 +253,7 @@ export function openSettings(options: OpenSettingsOptions = {}): SettingsStore {
       }
     }
   }
-  return new SettingsStore(conf, warnings);
+  return warnings;
 }
 
 /** The package's root directory (src/ and dist/ both sit one level below it). */
