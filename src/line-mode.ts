@@ -11,7 +11,7 @@ import { gridToBytes, type RenderMode } from './render/terminal.js';
 import type { AppServices } from './ui/app.js';
 import { lossChart } from './ui/chart.js';
 import { parseLine } from './ui/commands.js';
-import { backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPicture, renderPreview } from './ui/format.js';
+import { PROMPT_HINT, backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPicture, renderPreview } from './ui/format.js';
 import { PROMPT, displayable } from './ui/reducer.js';
 
 export interface TextSink {
@@ -99,6 +99,7 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
     stderr.write(`${formatHeader(options.version, model.backend, model.checkpoint, options.sampler).join('\n')}\n`);
     const hint = backendHint(options.backendChoice, model.backend);
     if (hint !== undefined) stderr.write(`${hint}\n`);
+    stderr.write(`${PROMPT_HINT}\n`);
     const session = createSession({
       model,
       settings: { grid: options.grid, sampler: options.sampler, scale: options.scale, ...(options.seed === undefined ? {} : { seed: options.seed }) },

@@ -162,7 +162,7 @@ test('line mode: random bytes, control characters, a 1 MB line, pasted lines and
   assert.ok(out.endsWith('input digit to generate: 99999999999999999999\n99999999999999999999\n'), 'the value is printed and the loop ends there (4 is never read)');
   assert.ok(!RAW_CONTROL.test(out), 'no control byte from the input reaches stdout (ascii grids have none of their own)');
   // A random line that starts with ':' is read as a command (issue 6): an unknown one gets the :help hint.
-  for (const line of stderr.text().trimEnd().split('\n').slice(3)) assert.match(line, /^error: (expected an integer: .*\(got (an empty line|".+")\)|unknown command :.*; type :help for the commands|:\w+ .*)$/u);
+  for (const line of stderr.text().trimEnd().split('\n').slice(4)) assert.match(line, /^error: (expected an integer: .*\(got (an empty line|".+")\)|unknown command :.*; type :help for the commands|:\w+ .*)$/u);
   assert.ok(!RAW_CONTROL.test(stderr.text()), 'errors show control bytes as escapes');
   assert.ok(stderr.text().includes('(got "\\x1b[31m\\x07\\x08\\x00 5")'));
   assert.ok(Date.now() - started < 20_000, 'a 1 MB line does not stall the loop');

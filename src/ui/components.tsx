@@ -3,7 +3,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import type { BackendChoice, SamplerName } from '../engine/types.js';
 import type { RenderedGrid } from '../render/terminal.js';
-import { backendHint, formatBatchStats, formatEpoch, formatHeader, progressBar } from './format.js';
+import { PROMPT_HINT, backendHint, formatBatchStats, formatEpoch, formatHeader, progressBar } from './format.js';
 import { PROMPT, type HistoryItem, type TrainingState } from './reducer.js';
 
 /** A grid as text; protocol payloads are written outside Ink's frame by the app, so they draw nothing here. */
@@ -30,6 +30,7 @@ export function HistoryLine({ item, version, backendChoice, sampler }: { item: H
             </Text>
           ))}
           {hint === undefined ? null : <Text dimColor>{hint}</Text>}
+          <Text dimColor>{PROMPT_HINT}</Text>
         </Box>
       );
     }

@@ -57,6 +57,9 @@ export function formatHeader(version: string, backend: BackendName, checkpoint: 
   return [`cvae-repl ${version} · backend ${backend} · sampler ${shownSampler}`, `checkpoint ${describeCheckpoint(checkpoint)}`];
 }
 
+/** Shown under the header: what can be typed besides the notebook's digits. */
+export const PROMPT_HINT = 'a digit 0-9 draws it, any other integer quits; :help lists the commands (:style, :morph, :walk, :recon, :save ...)';
+
 /** `1 epoch`, `2 epochs`. */
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
