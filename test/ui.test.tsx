@@ -176,6 +176,9 @@ test('--train shows progress and a preview per epoch, Ctrl+C stops it, then the 
   release();
   await waitFor(() => frame().includes('input digit to generate:'), 'the prompt');
   assert.match(frame(), /training stopped; kept the last complete checkpoint \(1 epoch\) in \/tmp\/trained/);
+  // The loss curves of the epochs that finished, in braille (the grids are half-blocks).
+  assert.match(frame(), /loss curves, epoch 1 \(training means per epoch\)\nreconstruction, per-pixel MSE: 0\.0400 → 0\.0400 \(test 0\.0410\)/);
+  assert.match(frame(), /KL, nats per sample: 20\.00 → 20\.00 \(test 19\.00\)/);
   assert.deepEqual(loaded, ['/tmp/trained']);
   assert.equal(trained.length, 1);
   assert.deepEqual(exits, []);
