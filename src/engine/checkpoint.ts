@@ -113,10 +113,11 @@ export async function saveCheckpoint(dir: string, model: Cvae, meta: CheckpointM
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   const backup = backupDirOf(target);
-  await mkdir(parent, { recursive: true });
-  await removeStalePartials(target);
   const temp = `${target}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
+    await mkdir(parent, { recursive: true });
+    await removeStalePartials(target);
+    await assertReplaceable(target);
     await mkdir(temp);
     for (const part of PARTS) {
       await mkdir(path.join(temp, part));
@@ -137,6 +138,7 @@ export async function saveCheckpoint(dir: string, model: Cvae, meta: CheckpointM
     options.faultHook?.('files-written');
 
     // The swap. A valid checkpoint exists at every instant: <dir>, or <dir>.previous while <dir> is absent.
+    await assertReplaceable(target);
     if (existsSync(target)) {
       if (existsSync(backup)) await rm(backup, { recursive: true, force: true }); // <dir> is the newer one
       await rename(target, backup);
@@ -162,6 +164,27 @@ export interface ReadOptions {
   withOptimizer?: boolean;
   /** Skip the fitted latent density (meta.prior becomes null): resuming refits it, so a damaged one must not block that. */
   dropPrior?: boolean;
+}
+
+/**
+ * Throws CheckpointError unless a checkpoint can be written to `dir`: it is absent, an empty
+ * directory or a checkpoint, and its parent directory can be created and written. Training calls it
+ * before the first epoch, so a bad --checkpoint fails in a second, not after an epoch.
+ */
+export async function checkCheckpointTarget(dir: string): Promise<void> {
+  const target = path.resolve(dir);
+  await assertReplaceable(target);
+  // The probe's name is one removeStalePartials cleans up, should the process die right here.
+  const probe = `${target}.partial-probe-${process.pid}`;
+  try {
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeSynced(probe, '');
+    await rm(probe, { force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!code) throw error;
+    throw new CheckpointError(target, `cannot write a checkpoint here (${code}); check the directory is writable and the disk has space, or pass another --checkpoint`);
+  }
 }
 
 /** Reads and validates meta.json only (fast; for summaries and resume checks). Recovers a crash-left backup first. */
@@ -215,6 +238,26 @@ export function trainableVariables(model: Cvae): Array<{ name: string; variable:
 }
 
 // ---- internals ----------------------------------------------------------------------------------
+
+/**
+ * A save replaces `<dir>` wholesale, so `<dir>` must be ours to replace: absent, an empty directory,
+ * or a checkpoint. Without this, `--checkpoint ~/Documents` moved that folder aside and deleted it.
+ */
+async function assertReplaceable(target: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR' && existsSync(target)) throw new CheckpointError(target, 'is a file, not a checkpoint directory; it is left as it is, pass a new or empty directory to --checkpoint');
+    if (code === 'ENOTDIR') throw new CheckpointError(target, 'cannot be created: part of the path is a file, not a directory (ENOTDIR); pass another --checkpoint');
+    throw new CheckpointError(target, `cannot be read (${code ?? oneLine(error)})`);
+  }
+  if (entries.length > 0 && !entries.includes(META_FILE)) {
+    throw new CheckpointError(target, 'holds files but no checkpoint (no meta.json); it is left as it is, pass a new or empty directory to --checkpoint');
+  }
+}
 
 async function recoverIfNeeded(target: string): Promise<string> {
   if (existsSync(target)) return target;

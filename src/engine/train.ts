@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './backend.js';
 import {
+  checkCheckpointTarget,
   loadCheckpoint,
   saveCheckpoint,
   trainableVariables,
@@ -227,6 +228,7 @@ export async function evaluateCvae(model: Cvae, set: MnistSet, gamma: number, la
  */
 export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCallbacks = {}, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   validateTrainOptions(options);
+  await checkCheckpointTarget(options.checkpointDir);
   const { signal } = callbacks;
   const status = (message: string) => callbacks.onStatus?.(message);
   const backend: BackendName = await initBackend(options.backend);
