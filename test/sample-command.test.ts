@@ -41,6 +41,9 @@ describe('cvae-repl train', () => {
     assert.ok(lines.some((l) => /^epoch 1\/1  loss 0\.\d{5} \(recon 0\.\d{5}, kl [\d.]+\)  test recon 0\.\d{5} kl [\d.]+  \d+s  saved /.test(l)), out());
     assert.match(lines.at(-1)!, new RegExp(`^done: 1 epoch trained on wasm; checkpoint in ${checkpointDir}$`));
     assert.ok(!out().includes('\r'), 'no live batch line when stdout is not a terminal');
+    // The loss curves before the last line, as plain ASCII in a pipe.
+    assert.match(out(), /^loss curves, epoch 1 \(training means per epoch\)\nreconstruction, per-pixel MSE: 0\.\d{4} -> 0\.\d{4} \(test 0\.\d{4}\)$/m);
+    assert.ok(/^[\x20-\x7e\n]*$/.test(out()), 'plain ASCII when piped');
     assert.equal((await readCheckpointMeta(checkpointDir)).epochsTrained, 1);
   });
 
