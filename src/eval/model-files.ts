@@ -3,10 +3,11 @@
  * over file:// or http) written atomically: everything goes into a sibling temp directory that is
  * renamed over the target only when complete, so a crash never leaves a half-written model.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { ClassifierError } from './errors.js';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -24,6 +25,11 @@ export interface CheckpointWriter {
  */
 export async function writeCheckpointDir(dir: string, fill: (write: CheckpointWriter) => Promise<void>): Promise<void> {
   const target = path.resolve(dir);
+  // The swap deletes what was at `dir`: only ever a model written here, never a user's folder or file.
+  const existing: string[] | null = await readdir(target).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOTDIR' ? null : []));
+  if (existing === null || (existing.length > 0 && !existing.includes(MODEL_JSON))) {
+    throw new ClassifierError(`${target} ${existing === null ? 'is a file' : 'holds files but no model.json'}; it is left as it is, pass a new or empty directory to --out`);
+  }
   await mkdir(path.dirname(target), { recursive: true });
   const stamp = `${process.pid}-${Date.now().toString(36)}`;
   const temp = `${target}.tmp-${stamp}`;
