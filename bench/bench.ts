@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [--rounds N] [--steps N] [--threads N] [--backend B] [--no-peer] [--no-single] [--checkpoint DIR]`
+ * `npm run bench [-- --json] [--rounds N] [--steps N] [--threads N] [--peer-threads N] [--backend B] [--no-peer] [--no-single] [--checkpoint DIR]`
  *
  * Training throughput of the app's own training step (train.ts: batches of 128 of real MNIST, the
  * full model, the engine's Adam, after warm-up) on `threads` threads (default one per core; the
@@ -39,6 +39,7 @@ const { values: flags } = parseArgs({
     'no-peer': { type: 'boolean', default: false },
     threads: { type: 'string' },
     'no-single': { type: 'boolean', default: false },
+    'peer-threads': { type: 'string' },
     checkpoint: { type: 'string' },
   },
 });
@@ -63,8 +64,8 @@ function log(message: string): void {
 
 const backend = await initBackend(flags.backend as BackendChoice);
 const threads = Math.max(1, Number(flags.threads ?? (backend === 'wasm' ? defaultRanks() : 1)));
-// The peer runs at the same thread count as ours.
-const peerThreads = threads;
+// The peer runs at the same thread count as ours unless told otherwise.
+const peerThreads = Math.max(1, Number(flags['peer-threads'] ?? threads));
 const data = await loadMnist('train', { limit: BATCH * 8 });
 const order = permutation(data.count, createRng(1, 'bench'));
 const epsRng = createRng(1, 'eps');
