@@ -38,6 +38,7 @@ describe('initBackend', () => {
       assert.ok(error instanceof BackendError);
       assert.equal(error.backend, 'tensorflow');
       assert.match(error.message, /tensorflow/);
+      assert.match(error.message, /@tensorflow\/tfjs-node is not installed/);
       assert.match(error.message, /npm install @tensorflow\/tfjs-node/);
       assert.doesNotMatch(error.message, /\n/);
       return true;

@@ -106,7 +106,9 @@ function loadNative(): Promise<void> {
     try {
       await import(specifier);
     } catch (error) {
-      throw new BackendError(`backend 'tensorflow' is not available: ${oneLine(error)}${howToGet('tensorflow')}`, 'tensorflow');
+      const missing = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND';
+      const why = missing ? '@tensorflow/tfjs-node is not installed' : `@tensorflow/tfjs-node did not load (${oneLine(error)})`;
+      throw new BackendError(`backend 'tensorflow' is not available: ${why}${howToGet('tensorflow')}`, 'tensorflow');
     }
     // tfjs-node registers on the tfjs-core it resolves; if that is another copy, ours never sees it.
     if (tf.findBackendFactory('tensorflow') == null) {
@@ -125,7 +127,9 @@ function loadWasm(): Promise<void> {
     try {
       wasm = await import('@tensorflow/tfjs-backend-wasm');
     } catch (error) {
-      throw new BackendError(`backend 'wasm' is not available: ${oneLine(error)}${howToGet('wasm')}`, 'wasm');
+      const missing = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND';
+      const why = missing ? '@tensorflow/tfjs-backend-wasm is not installed' : `@tensorflow/tfjs-backend-wasm did not load (${oneLine(error)})`;
+      throw new BackendError(`backend 'wasm' is not available: ${why}${howToGet('wasm')}`, 'wasm');
     }
     // The .wasm binaries sit next to the package's node entry; resolving them explicitly makes
     // loading independent of where our own code runs from (src via tsx, or dist).
