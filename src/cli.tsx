@@ -78,7 +78,8 @@ async function recipeDefaults(flags: TrainFlags, checkpointDir: string): Promise
   if (!flags.resume) return notebook;
   const { readCheckpointMeta } = await import('./engine/checkpoint.js');
   // Unreadable: the trainer reports it with a clear message when it loads the checkpoint.
-  const meta = await readCheckpointMeta(checkpointDir).catch(() => undefined);
+  // Without the density: a damaged one must not hide the recipe (resume refits it anyway).
+  const meta = await readCheckpointMeta(checkpointDir, { dropPrior: true }).catch(() => undefined);
   if (meta === undefined) return notebook;
   const { training, data } = meta;
   return {
@@ -163,8 +164,9 @@ async function runTrain(flags: TrainFlags): Promise<number> {
       written = false;
     }
     if ((code === 0 || code === 130) && written) {
-      store.setActiveCheckpoint(options.checkpointDir);
-      say(process.stderr, `active checkpoint: ${options.checkpointDir}`);
+      // Training went well even when the settings cannot record it: say so, keep the exit code.
+      const warning = store.setActiveCheckpoint(options.checkpointDir);
+      say(process.stderr, warning ?? `active checkpoint: ${options.checkpointDir}`);
     }
     return code;
   } finally {
