@@ -364,6 +364,8 @@ const d = DEFAULT_TRAIN_OPTIONS;
 /** The text of `cvae-repl --help` (fits 80 columns). */
 export const HELP = `cvae-repl: a conditional VAE trained on MNIST draws handwritten digits in your
 terminal. Type a digit 0-9 for a 3x3 grid of samples; any other integer quits.
+At the prompt, :help lists the commands: :style, :morph A B, :walk, :recon,
+:save [file.png], :seed, :scale, :sampler, :grid.
 
 Usage
   cvae-repl [options]             the prompt
