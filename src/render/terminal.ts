@@ -6,8 +6,9 @@
  * the module terminal-image itself asks) decides kitty / iTerm2 for `--render auto`. Its drawing
  * is not used, each for a measured reason:
  * - kitty: it writes the escapes straight to process.stdout and returns ''. Inside Ink the only
- *   safe way to print above the live frame is Ink's `write(string)` (clear frame, write, redraw);
- *   a direct write lands below the prompt and Ink's next redraw erases by line count from there.
+ *   safe way to print above the live frame is Ink's `write(string)` (clear frame, write, redraw).
+ *   Measured in tmux, even from a layout effect right after <Static> printed: a direct write left
+ *   a stale copy of the prompt above the output and Ink's next redraw overwrote its last row.
  * - iTerm2: it asks term-img, whose own check calls iterm2-version, which returns nothing outside
  *   macOS, so from Linux (ssh from iTerm2, VS Code) it falls back to half-blocks; and it cannot be
  *   told which protocol to use, so `--render kitty|iterm` could not be honoured.
