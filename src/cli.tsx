@@ -318,6 +318,13 @@ async function runRepl(flags: ReplFlags): Promise<number> {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // A reader that went away (`cvae-repl ... | head -1`) ends the session quietly, not with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(0);
+    });
+  }
   let command;
   try {
     command = parseArgs(argv);
