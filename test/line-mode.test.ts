@@ -104,8 +104,10 @@ function runBin(input: string, args: string[] = [], env: Record<string, string> 
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.setEncoding('utf8'); // a multi-byte character may straddle two chunks
+  child.stdout.on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => (err += d));
   child.stdin.end(input);
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
 }
