@@ -65,7 +65,8 @@ function startApp(options: { columns: number; env?: Record<string, string>; args
 /** Lines of the last grid on the screen drawn with `chars` (above the last prompt). */
 function lastGrid(screen: string, chars: RegExp): string[] {
   const lines = screen.split('\n');
-  const end = lines.findLastIndex((l) => l.startsWith('input digit to'));
+  let end = lines.length - 1;
+  while (end >= 0 && !lines[end]!.startsWith('input digit to')) end--;
   let i = end - 1;
   while (i >= 0 && !chars.test(lines[i]!)) i--; // the shrink note, wrapped over a few lines
   const grid: string[] = [];

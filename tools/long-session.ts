@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import type { DigitGenerator } from '../src/engine/types.js';
-import { loadReplModel } from '../src/explore/model.js';
+import { loadReplModel, type ReplModel } from '../src/explore/model.js';
 import { runLineMode } from '../src/line-mode.js';
 import type { RenderMode } from '../src/render/terminal.js';
 
@@ -59,7 +59,7 @@ export async function runLongSession(options: { checkpoint: string; generations:
   let generations = 0;
   let afterFirst: MemoryPoint | undefined;
   let afterLast: MemoryPoint | undefined;
-  const loadGenerator = async (dir: string): Promise<DigitGenerator> => {
+  const loadGenerator = async (dir: string): Promise<ReplModel> => {
     const model = await loadReplModel(dir, 'auto');
     // Measure around the real generate: after the first call (warm) and after the last, model alive.
     return new Proxy(model, {
