@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -118,6 +118,23 @@ test('a save that fails midway leaves the previous classifier intact and no temp
     const loaded = await loadClassifier(target);
     assert.equal(loaded.meta?.testAccuracy, 0.25);
     loaded.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a classifier left as <dir>.previous by a save that crashed mid-swap is put back on load', async () => {
+  const dir = await tempDir();
+  try {
+    const target = path.join(dir, 'c');
+    const model = buildClassifier(3);
+    await saveClassifier(target, model, meta(0.5));
+    model.dispose();
+    await rename(target, `${target}.previous`);
+    const loaded = await loadClassifier(target);
+    assert.equal(loaded.meta?.testAccuracy, 0.5);
+    loaded.dispose();
+    assert.deepEqual(await readdir(dir), ['c']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -3,9 +3,6 @@
  * notebook's reconstruction figure, and for each sampler the share of generated digits the project's
  * own classifier recognises, plus a Frechet distance to the test set in that classifier's features.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { BackendError, initBackend } from '../engine/backend.js';
 import { loadCheckpoint } from '../engine/checkpoint.js';
 import { loadMnist } from '../engine/data.js';
@@ -15,6 +12,7 @@ import type { BackendChoice } from '../engine/types.js';
 import { loadClassifier } from '../eval/classifier.js';
 import { evaluate } from '../eval/evaluate.js';
 import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/report.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { encodePng } from '../render/grid.js';
 import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
 import { SHIPPED_CLASSIFIER } from '../settings.js';
@@ -51,18 +49,6 @@ export const DEFAULT_EVAL_OPTIONS = {
 export interface EvalIO extends CommandIO {
   stdout: CommandIO['stdout'] & { isTTY?: boolean; columns?: number };
   env?: Readonly<Record<string, string | undefined>>;
-}
-
-async function writeFileAtomic(file: string, bytes: Buffer): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const temp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
 }
 
 /** Runs the evaluation and prints it; returns the exit code (0 ok, 1 a clear error was printed). */

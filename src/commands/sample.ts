@@ -3,29 +3,14 @@
  * grayscale PNG grid (28x28 tiles, row-major, `pad` black pixels between tiles). The file is written
  * to a temporary name and renamed, so an existing file is never left half-written.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BackendError } from '../engine/backend.js';
 import { EngineError, InvalidArgumentError } from '../engine/errors.js';
 import { loadGenerator } from '../engine/generator.js';
 import type { SampleOptions } from '../engine/types.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { encodePng, tileGrid } from '../render/grid.js';
 import type { CommandIo } from './train.js';
-
-/** Writes `bytes` to `file` atomically (temp file in the same directory, then rename). */
-export async function writeFileAtomic(file: string, bytes: Buffer): Promise<void> {
-  const target = path.resolve(file);
-  await mkdir(path.dirname(target), { recursive: true });
-  const temp = `${target}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
-  }
-}
 
 function validateLayout(options: SampleOptions): void {
   if (options.cols !== undefined && !(Number.isInteger(options.cols) && options.cols >= 1)) throw new InvalidArgumentError(`--cols must be a whole number >= 1, got ${options.cols}`);

@@ -11,12 +11,12 @@
  * A crash at any point leaves either the old or the new checkpoint complete; if it leaves only the
  * backup, loading renames it back.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { backupDirOf, fsyncDir, recoverDir, replaceDirAtomic, writeFileSynced } from '../fs-atomic.js';
 import { CheckpointError } from './errors.js';
 import { DEFAULT_MODEL_CONFIG, type Cvae, type ModelConfig } from './model.js';
 import { validateLatentPrior, type LatentPrior } from './prior.js';
@@ -104,53 +104,34 @@ const OPTIMIZER_FILE = 'optimizer.bin';
 const PARTS = ['encoder', 'decoder'] as const;
 
 /** The sibling that holds the previous checkpoint while a save swaps directories. */
-export function backupDirOf(dir: string): string {
-  return `${path.resolve(dir)}.previous`;
-}
+export { backupDirOf };
 
 /** Writes a checkpoint atomically (see the module comment). */
 export async function saveCheckpoint(dir: string, model: Cvae, meta: CheckpointMeta, optimizer?: OptimizerSnapshot, options: SaveOptions = {}): Promise<void> {
   const target = path.resolve(dir);
-  const parent = path.dirname(target);
-  const backup = backupDirOf(target);
-  const temp = `${target}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await mkdir(parent, { recursive: true });
-    await removeStalePartials(target);
-    await assertReplaceable(target);
-    await mkdir(temp);
-    for (const part of PARTS) {
-      await mkdir(path.join(temp, part));
-      const { modelJson, weights } = await serializeModel(model[part]);
-      await writeSynced(path.join(temp, part, 'weights.bin'), weights);
-      await writeSynced(path.join(temp, part, 'model.json'), JSON.stringify(modelJson));
-      await fsyncDir(path.join(temp, part));
-    }
-    let manifest: OptimizerManifest | null = null;
-    if (optimizer) {
-      const variables = optimizer.names.map((name, i) => ({ name, shape: shapeOfLength(model, name, optimizer.m[i]!.length) }));
-      manifest = { file: OPTIMIZER_FILE, step: optimizer.step, variables };
-      await writeSynced(path.join(temp, OPTIMIZER_FILE), concatFloat32([...optimizer.m, ...optimizer.v]));
-    }
-    const fullMeta: CheckpointMeta = { ...meta, formatVersion: CHECKPOINT_FORMAT_VERSION, optimizer: manifest, savedAt: new Date().toISOString() };
-    await writeSynced(path.join(temp, META_FILE), `${JSON.stringify(fullMeta, null, 1)}\n`);
-    await fsyncDir(temp);
-    options.faultHook?.('files-written');
-
-    // The swap. A valid checkpoint exists at every instant: <dir>, or <dir>.previous while <dir> is absent.
-    await assertReplaceable(target);
-    if (existsSync(target)) {
-      if (existsSync(backup)) await rm(backup, { recursive: true, force: true }); // <dir> is the newer one
-      await rename(target, backup);
-      await fsyncDir(parent);
-      options.faultHook?.('old-moved-aside');
-    }
-    await rename(temp, target);
-    await fsyncDir(parent);
-    options.faultHook?.('new-in-place');
-    await rm(backup, { recursive: true, force: true });
+    await replaceDirAtomic(
+      target,
+      async (temp) => {
+        for (const part of PARTS) {
+          await mkdir(path.join(temp, part));
+          const { modelJson, weights } = await serializeModel(model[part]);
+          await writeFileSynced(path.join(temp, part, 'weights.bin'), weights);
+          await writeFileSynced(path.join(temp, part, 'model.json'), JSON.stringify(modelJson));
+          await fsyncDir(path.join(temp, part));
+        }
+        let manifest: OptimizerManifest | null = null;
+        if (optimizer) {
+          const variables = optimizer.names.map((name, i) => ({ name, shape: shapeOfLength(model, name, optimizer.m[i]!.length) }));
+          manifest = { file: OPTIMIZER_FILE, step: optimizer.step, variables };
+          await writeFileSynced(path.join(temp, OPTIMIZER_FILE), concatFloat32([...optimizer.m, ...optimizer.v]));
+        }
+        const fullMeta: CheckpointMeta = { ...meta, formatVersion: CHECKPOINT_FORMAT_VERSION, optimizer: manifest, savedAt: new Date().toISOString() };
+        await writeFileSynced(path.join(temp, META_FILE), `${JSON.stringify(fullMeta, null, 1)}\n`);
+      },
+      { assertReplaceable: () => assertReplaceable(target), onStage: options.faultHook },
+    );
   } catch (error) {
-    await rm(temp, { recursive: true, force: true }).catch(() => undefined);
     if (error instanceof CheckpointError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code) throw new CheckpointError(target, `cannot write the checkpoint (${code}); check the directory is writable and the disk has space`);
@@ -178,7 +159,7 @@ export async function checkCheckpointTarget(dir: string): Promise<void> {
   const probe = `${target}.partial-probe-${process.pid}`;
   try {
     await mkdir(path.dirname(target), { recursive: true });
-    await writeSynced(probe, '');
+    await writeFileSynced(probe, '');
     await rm(probe, { force: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -260,13 +241,8 @@ async function assertReplaceable(target: string): Promise<void> {
 }
 
 async function recoverIfNeeded(target: string): Promise<string> {
-  if (existsSync(target)) return target;
-  const backup = backupDirOf(target);
-  if (existsSync(backup)) {
-    // A save crashed between moving the old checkpoint aside and putting the new one in place.
-    await rename(backup, target);
-    return target;
-  }
+  // A save may have crashed between moving the old checkpoint aside and putting the new one in place.
+  if (await recoverDir(target)) return target;
   throw new CheckpointError(target, 'no checkpoint here; train one with `cvae-repl train --checkpoint DIR` or pass the right --checkpoint');
 }
 
@@ -400,34 +376,6 @@ function shapeOfLength(model: Cvae, name: string, length: number): number[] {
 
 function concatFloat32(arrays: readonly Float32Array[]): Buffer {
   return Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)));
-}
-
-async function writeSynced(file: string, data: string | Buffer): Promise<void> {
-  const handle = await open(file, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // Some filesystems refuse fsync on directories; the renames are still atomic there.
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Removes `<dir>.partial-*` left by saves that crashed while writing. */
-async function removeStalePartials(target: string): Promise<void> {
-  const prefix = `${path.basename(target)}.partial-`;
-  const entries = await readdir(path.dirname(target)).catch(() => [] as string[]);
-  for (const entry of entries) if (entry.startsWith(prefix)) await rm(path.join(path.dirname(target), entry), { recursive: true, force: true });
 }
 
 async function readText(file: string): Promise<string> {

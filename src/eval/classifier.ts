@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PIXELS } from '../engine/data.js';
 import { deriveSeed } from '../engine/rng.js';
+import { recoverDir } from '../fs-atomic.js';
 import { readLayersModel, writeCheckpointDir } from './model-files.js';
 import { ClassifierError } from './errors.js';
 
@@ -121,6 +122,9 @@ function isClassifierMeta(value: unknown): value is ClassifierMeta {
 export async function loadClassifier(dir: string): Promise<Classifier> {
   const { readFile } = await import('node:fs/promises');
   const path = await import('node:path');
+  // A save that crashed mid-swap left the previous classifier as <dir>.previous: put it back (if that
+  // fails, the missing meta.json below says so).
+  await recoverDir(dir).catch(() => false);
   let meta: unknown;
   try {
     meta = JSON.parse(await readFile(path.join(dir, META_FILE), 'utf8'));

@@ -1,12 +1,13 @@
 /**
  * Standard TensorFlow.js LayersModel files (model.json + weights.bin, loadable by tf.loadLayersModel
- * over file:// or http) written atomically: everything goes into a sibling temp directory that is
- * renamed over the target only when complete, so a crash never leaves a half-written model.
+ * over file:// or http) written atomically (src/fs-atomic.ts): everything goes into a sibling temp
+ * directory that is swapped in for the target only when complete, so a crash never leaves a half-written model.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { recoverDir, replaceDirAtomic, writeFileSynced } from '../fs-atomic.js';
 import { ClassifierError } from './errors.js';
 
 const MODEL_JSON = 'model.json';
@@ -19,24 +20,24 @@ export interface CheckpointWriter {
   json(name: string, value: unknown): Promise<void>;
 }
 
-/**
- * Fills a fresh temp directory through `fill`, then swaps it in for `dir`. The previous contents of
- * `dir` survive until the new ones are complete; if `fill` throws, `dir` is untouched.
- */
-export async function writeCheckpointDir(dir: string, fill: (write: CheckpointWriter) => Promise<void>): Promise<void> {
-  const target = path.resolve(dir);
-  // The swap deletes what was at `dir`: only ever a model written here, never a user's folder or file.
+// The swap deletes what was at `dir`: only ever a model written here, never a user's folder or file.
+async function assertReplaceable(target: string): Promise<void> {
   const existing: string[] | null = await readdir(target).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOTDIR' ? null : []));
   if (existing === null || (existing.length > 0 && !existing.includes(MODEL_JSON))) {
     throw new ClassifierError(`${target} ${existing === null ? 'is a file' : 'holds files but no model.json'}; it is left as it is, pass a new or empty directory to --out`);
   }
-  await mkdir(path.dirname(target), { recursive: true });
-  const stamp = `${process.pid}-${Date.now().toString(36)}`;
-  const temp = `${target}.tmp-${stamp}`;
-  const old = `${target}.old-${stamp}`;
-  await mkdir(temp, { recursive: true });
-  try {
-    await fill({
+}
+
+/**
+ * Fills a fresh temp directory through `fill`, then swaps it in for `dir` (`replaceDirAtomic`: files
+ * fsynced, the old `dir` kept as `<dir>.previous` until the new one is in place, which `loadClassifier`
+ * recovers after a crash). If `fill` throws, `dir` is untouched.
+ */
+export async function writeCheckpointDir(dir: string, fill: (write: CheckpointWriter) => Promise<void>): Promise<void> {
+  const target = path.resolve(dir);
+  await assertReplaceable(target);
+  await replaceDirAtomic(target, (temp) =>
+    fill({
       layersModel: async (model) => {
         await model.save(
           tf.io.withSaveHandler(async (artifacts) => {
@@ -48,35 +49,18 @@ export async function writeCheckpointDir(dir: string, fill: (write: CheckpointWr
               convertedBy: null,
               weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
             };
-            await writeFile(path.join(temp, WEIGHTS_BIN), Buffer.from(weights));
-            await writeFile(path.join(temp, MODEL_JSON), JSON.stringify(modelJson));
+            await writeFileSynced(path.join(temp, WEIGHTS_BIN), Buffer.from(weights));
+            await writeFileSynced(path.join(temp, MODEL_JSON), JSON.stringify(modelJson));
             return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
           }),
         );
       },
       json: async (name, value) => {
-        await writeFile(path.join(temp, name), `${JSON.stringify(value, null, 2)}\n`);
+        await writeFileSynced(path.join(temp, name), `${JSON.stringify(value, null, 2)}\n`);
       },
-    });
-    // rename() cannot replace a non-empty directory: move the old one aside first, then drop it.
-    let hadOld = true;
-    try {
-      await rename(target, old);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      hadOld = false;
-    }
-    try {
-      await rename(temp, target);
-    } catch (error) {
-      if (hadOld) await rename(old, target).catch(() => undefined);
-      throw error;
-    }
-    if (hadOld) await rm(old, { recursive: true, force: true });
-  } catch (error) {
-    await rm(temp, { recursive: true, force: true });
-    throw error;
-  }
+    }),
+    { assertReplaceable: () => assertReplaceable(target) },
+  );
 }
 
 /** Reads `model.json` + `weights.bin` from `dir` (no network, no tfjs-node file:// handler needed). */

@@ -3,11 +3,11 @@
  * pictures and messages come out. It holds the session's settings (grid, sampler, scale, seed),
  * the last digit (for `:walk`) and the last picture (for `:save`); it draws nothing on the screen.
  */
-import { randomBytes } from 'node:crypto';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SamplerName, GrayImage } from '../engine/types.js';
 import { createRng, freshSeed, type Rng } from '../engine/rng.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { encodePng, tileGrid, upscale } from '../render/grid.js';
 import { COMMAND_HELP, type PromptCommand, type SettingCommand } from '../ui/commands.js';
 import type { ReplModel } from './model.js';
@@ -109,17 +109,6 @@ export function defaultSaveName(name: PictureName, at: Date): string {
 export function pictureToPng(picture: Picture): { png: Buffer; width: number; height: number } {
   const image = upscale(tileGrid(picture.tiles, { cols: picture.cols, pad: GAP, background: GAP_SHADE }), SAVE_UPSCALE);
   return { png: encodePng(image), width: image.width, height: image.height };
-}
-
-async function writeAtomic(file: string, bytes: Buffer): Promise<void> {
-  const temp = `${file}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
-  }
 }
 
 function errorText(error: unknown): string {
@@ -235,7 +224,7 @@ export function createSession(options: SessionOptions): Session {
     if (!isDir) return [{ kind: 'error', text: `cannot save to ${target}: ${dir} is not a directory` }];
     const { png, width, height } = pictureToPng(lastPicture);
     try {
-      await writeAtomic(target, png);
+      await writeFileAtomic(target, png);
     } catch (error) {
       return [{ kind: 'error', text: `cannot save to ${target}: ${errorText(error)}` }];
     }
