@@ -3,10 +3,9 @@
  * notebook's reconstruction figure, and for each sampler the share of generated digits the project's
  * own classifier recognises, plus a Frechet distance to the test set in that classifier's features.
  */
-import { BackendError, initBackend } from '../engine/backend.js';
+import { initBackend } from '../engine/backend.js';
 import { loadCheckpoint } from '../engine/checkpoint.js';
 import { loadMnist } from '../engine/data.js';
-import { EngineError } from '../engine/errors.js';
 import { createGenerator } from '../engine/generator.js';
 import type { BackendChoice } from '../engine/types.js';
 import { loadClassifier } from '../eval/classifier.js';
@@ -16,6 +15,7 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import { encodePng } from '../render/grid.js';
 import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
 import { SHIPPED_CLASSIFIER } from '../settings.js';
+import { reportCommandError } from './errors.js';
 import type { CommandIO } from './train-classifier.js';
 
 export interface EvalOptions {
@@ -95,15 +95,6 @@ export async function runEvalCommand(options: EvalOptions, io: EvalIO): Promise<
       classifier.dispose();
     }
   } catch (error) {
-    if (error instanceof EngineError || error instanceof BackendError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('E')) {
-      io.stderr.write(`error: ${(error as Error).message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportCommandError(error, io.stderr, { fileErrorPrefix: '' });
   }
 }

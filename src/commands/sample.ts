@@ -4,12 +4,12 @@
  * to a temporary name and renamed, so an existing file is never left half-written.
  */
 import path from 'node:path';
-import { BackendError } from '../engine/backend.js';
-import { EngineError, InvalidArgumentError } from '../engine/errors.js';
+import { InvalidArgumentError } from '../engine/errors.js';
 import { loadGenerator } from '../engine/generator.js';
 import type { SampleOptions } from '../engine/types.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { encodePng, tileGrid } from '../render/grid.js';
+import { reportCommandError } from './errors.js';
 import type { CommandIo } from './train.js';
 
 function validateLayout(options: SampleOptions): void {
@@ -49,11 +49,7 @@ export async function runSampleCommand(options: SampleOptions, io: CommandIo): P
     );
     return 0;
   } catch (error) {
-    if (error instanceof EngineError || error instanceof BackendError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportCommandError(error, io.stderr);
   } finally {
     generator?.dispose();
   }

@@ -2,12 +2,12 @@
  * `cvae-repl train-classifier`: trains the MNIST classifier that `cvae-repl eval` uses as its judge
  * and saves it (atomically) with its test accuracy. The shipped one lives in checkpoints/classifier.
  */
-import { BackendError, initBackend } from '../engine/backend.js';
+import { initBackend } from '../engine/backend.js';
 import { loadMnist } from '../engine/data.js';
-import { EngineError } from '../engine/errors.js';
 import type { BackendChoice } from '../engine/types.js';
 import { buildClassifier, CLASSIFIER_FORMAT_VERSION, FEATURE_DIM, FEATURE_LAYER, saveClassifier } from '../eval/classifier.js';
 import { DEFAULT_CLASSIFIER_TRAINING, trainClassifier } from '../eval/train-classifier.js';
+import { reportCommandError } from './errors.js';
 
 export interface TrainClassifierOptions {
   /** Where the classifier is written. Default checkpoints/classifier. */
@@ -93,16 +93,7 @@ export async function runTrainClassifierCommand(options: TrainClassifierOptions,
       model.dispose();
     }
   } catch (error) {
-    if (error instanceof EngineError || error instanceof BackendError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('E')) {
-      // File-system failures while saving (EACCES, ENOSPC ...): the message names the path.
-      io.stderr.write(`error: cannot write the classifier: ${(error as Error).message}\n`);
-      return 1;
-    }
-    throw error;
+    // File-system failures here happen while saving (EACCES, ENOSPC ...).
+    return reportCommandError(error, io.stderr, { fileErrorPrefix: 'cannot write the classifier: ' });
   }
 }

@@ -2,11 +2,10 @@
  * `cvae-repl train`: trains without the interactive UI, printing plain progress lines, and exits.
  * One line per epoch; on a terminal also a batch line, redrawn at most a few times a second.
  */
-import { BackendError } from '../engine/backend.js';
-import { EngineError } from '../engine/errors.js';
 import { trainCheckpoint } from '../engine/train.js';
 import type { BatchReport, EpochReport, TrainOptions } from '../engine/types.js';
 import { lossChart } from '../ui/chart.js';
+import { reportCommandError } from './errors.js';
 
 /** Where a subcommand writes; `isTTY` on stdout turns on the live batch line. */
 export interface CommandIo {
@@ -93,10 +92,6 @@ export async function runTrainCommand(options: TrainOptions, io: CommandIo, sign
     return 0;
   } catch (error) {
     clearBatchLine();
-    if (error instanceof EngineError || error instanceof BackendError) {
-      io.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportCommandError(error, io.stderr);
   }
 }
