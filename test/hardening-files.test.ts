@@ -7,39 +7,27 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { hashTree } from '../tools/kill-loop.js';
 import { runSampleCommand } from '../src/commands/sample.js';
 import { runTrainCommand } from '../src/commands/train.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/engine/types.js';
 import { openSettings } from '../src/settings.js';
+import { runBin as runBinFromSource, type BinResult } from './run-bin.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-files-'));
 const STACK_FRAME = /^\s+at .+[:(]/m;
 const mounts: string[] = [];
 let good = '';
 
 /** Runs the bin from source with private settings; `input` goes to a piped stdin. */
-function runBin(args: string[], env: Record<string, string> = {}, input = ''): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.tsx', ...args], {
-    cwd: root,
-    env: { ...process.env, CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(work, 'cfg-')), CVAE_REPL_DATA_DIR: path.join(work, 'user-data'), CVAE_REPL_FAKE_GENERATOR: '', NO_COLOR: '1', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8'); // a multi-byte character may straddle two chunks
-  child.stdout.on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => (err += d));
-  child.stdin.end(input);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+function runBin(args: string[], env: Record<string, string> = {}, input = ''): Promise<BinResult> {
+  const defaults = { CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(work, 'cfg-')), CVAE_REPL_DATA_DIR: path.join(work, 'user-data'), CVAE_REPL_FAKE_GENERATOR: '', NO_COLOR: '1' };
+  return runBinFromSource(args, { ...defaults, ...env }, input);
 }
 
 function capture(): { io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }; out: () => string; err: () => string } {

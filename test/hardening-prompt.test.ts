@@ -13,8 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import React from 'react';
 import { render } from 'ink-testing-library';
 import { parseArgs, UsageError } from '../src/args.js';
@@ -25,8 +24,8 @@ import { displayable, parsePromptInput } from '../src/ui/reducer.js';
 import { createInputParser } from '../node_modules/ink/build/input-parser.js';
 import parseKeypress from '../node_modules/ink/build/parse-keypress.js';
 import { createFakeGenerator } from './fake-generator.js';
+import { runBin as runBinFromSource, type BinResult } from './run-bin.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const STACK_FRAME = /^\s+at .+[:(]/m;
 // Control characters a terminal would act on: none may reach the screen from user input.
 // eslint-disable-next-line no-control-regex
@@ -170,22 +169,9 @@ test('line mode: random bytes, control characters, a 1 MB line, pasted lines and
 });
 
 /** The bin from source with piped stdin, the fake generator and private settings. */
-function runBin(args: string[], input: string | Buffer = ''): Promise<{ code: number | null; out: string; err: string }> {
+function runBin(args: string[], input: string | Buffer = ''): Promise<BinResult> {
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-prompt-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.tsx', ...args], {
-    cwd: root,
-    env: { ...process.env, CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: configDir, CVAE_REPL_DATA_DIR: path.join(configDir, 'data'), NO_COLOR: '1' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8'); // a multi-byte character may straddle two chunks
-  child.stdout.on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => (err += d));
-  child.stdin.on('error', () => undefined); // the app may exit before reading everything
-  child.stdin.end(input);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+  return runBinFromSource(args, { CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: configDir, CVAE_REPL_DATA_DIR: path.join(configDir, 'data'), NO_COLOR: '1' }, input);
 }
 
 test('the bin in line mode: random bytes and a 1 MB line, then ３ and 99999999999999999999 -> the value, exit 0, no stack trace', async () => {

@@ -4,14 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { runLineMode, type LineModeOptions } from '../src/line-mode.js';
 import { createFakeGenerator } from './fake-generator.js';
 import { decodePng } from '../src/render/grid.js';
 import { realCheckpoint, tinyCheckpoint } from './real-checkpoint.js';
+import { runBin as runBinFromSource, type BinResult } from './run-bin.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 function sink(): { write(text: string): boolean; text: () => string } {
@@ -96,20 +94,8 @@ test('line mode --train: progress lines and a preview per epoch on stderr, then 
 });
 
 /** Runs the bin with piped stdin, the fake generator (CVAE_REPL_FAKE_GENERATOR: '' runs the real engine) and a private settings dir. */
-function runBin(input: string, args: string[] = [], env: Record<string, string> = {}, configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-'))): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.tsx', ...args], {
-    cwd: root,
-    env: { ...process.env, CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: configDir, NO_COLOR: '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8'); // a multi-byte character may straddle two chunks
-  child.stdout.on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => (err += d));
-  child.stdin.end(input);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+function runBin(input: string, args: string[] = [], env: Record<string, string> = {}, configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-line-'))): Promise<BinResult> {
+  return runBinFromSource(args, { CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: configDir, NO_COLOR: '', ...env }, input);
 }
 
 test('the bin in line mode (stdin is a pipe): printf "3\\n7\\n-1\\n" | cvae-repl', async () => {
