@@ -185,14 +185,24 @@ function parseChoice<T extends string>(name: string, value: string, choices: rea
   return found;
 }
 
+/** Sets `flags[key]` to `parse(text)` when the flag was given; a flag not given stays absent (not `undefined`). */
+function setGiven<F extends object, K extends keyof F>(flags: F, key: K, text: string | undefined, parse: (text: string) => F[K]): void {
+  if (text !== undefined) flags[key] = parse(text);
+}
+
+// Flags that several commands take, parsed the same way in each.
+const asText = (text: string): string => text;
+const parseSeed = (text: string): number => parseIntFlag('seed', text, 0);
+const parseBackend = (text: string): BackendChoice => parseChoice('backend', text, BACKEND_CHOICES);
+const parseSampler = (text: string): SamplerName => parseChoice('sampler', text, SAMPLERS);
+const parseScale = (text: string): number => parsePositiveNumber('scale', text);
+
 function pickTrainFlags(raw: RawArgs): TrainFlags {
   const v = raw.values;
   const flags: TrainFlags = { resume: raw.bools.has('resume') };
-  const epochs = v.get('epochs');
   // `--resume --epochs 0` trains nothing and only fits the latent density (after a run was stopped).
-  if (epochs !== undefined) flags.epochs = parseIntFlag('epochs', epochs, flags.resume ? 0 : 1);
-  const batch = v.get('batch-size');
-  if (batch !== undefined) flags.batchSize = parseIntFlag('batch-size', batch, 1);
+  setGiven(flags, 'epochs', v.get('epochs'), (text) => parseIntFlag('epochs', text, flags.resume ? 0 : 1));
+  setGiven(flags, 'batchSize', v.get('batch-size'), (text) => parseIntFlag('batch-size', text, 1));
   const lr = v.get('learning-rate') ?? v.get('lr');
   if (lr !== undefined) flags.learningRate = parsePositiveNumber(v.has('learning-rate') ? 'learning-rate' : 'lr', lr);
   const gamma = v.get('gamma');
@@ -201,16 +211,11 @@ function pickTrainFlags(raw: RawArgs): TrainFlags {
     if (gamma.trim() === '' || !Number.isFinite(g) || g < 0) throw new UsageError(`--gamma must be a number >= 0 (got ${gamma})`);
     flags.gamma = g;
   }
-  const limit = v.get('limit');
-  if (limit !== undefined) flags.limit = parseIntFlag('limit', limit, 1);
-  const seed = v.get('seed');
-  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
-  const checkpoint = v.get('checkpoint');
-  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
-  const backend = v.get('backend');
-  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
-  const dataDir = v.get('data-dir');
-  if (dataDir !== undefined) flags.dataDir = dataDir;
+  setGiven(flags, 'limit', v.get('limit'), (text) => parseIntFlag('limit', text, 1));
+  setGiven(flags, 'seed', v.get('seed'), parseSeed);
+  setGiven(flags, 'checkpoint', v.get('checkpoint'), asText);
+  setGiven(flags, 'backend', v.get('backend'), parseBackend);
+  setGiven(flags, 'dataDir', v.get('data-dir'), asText);
   return flags;
 }
 
@@ -227,20 +232,13 @@ function parseRepl(argv: readonly string[]): Command {
   if (!wantsTrain && stray !== undefined) throw new UsageError(`--${stray} is a training flag`, 'add --train to train first, or use `cvae-repl train`');
   const v = raw.values;
   const flags: ReplFlags = {};
-  const render = v.get('render');
-  if (render !== undefined) flags.render = parseChoice('render', render, RENDER_CHOICES);
-  const sampler = v.get('sampler');
-  if (sampler !== undefined) flags.sampler = parseChoice('sampler', sampler, SAMPLERS);
-  const scale = v.get('scale');
-  if (scale !== undefined) flags.scale = parsePositiveNumber('scale', scale);
-  const grid = v.get('grid');
-  if (grid !== undefined) flags.grid = parseIntFlag('grid', grid, 1, MAX_GRID);
-  const seed = v.get('seed');
-  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
-  const checkpoint = v.get('checkpoint');
-  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
-  const backend = v.get('backend');
-  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  setGiven(flags, 'render', v.get('render'), (text) => parseChoice('render', text, RENDER_CHOICES));
+  setGiven(flags, 'sampler', v.get('sampler'), parseSampler);
+  setGiven(flags, 'scale', v.get('scale'), parseScale);
+  setGiven(flags, 'grid', v.get('grid'), (text) => parseIntFlag('grid', text, 1, MAX_GRID));
+  setGiven(flags, 'seed', v.get('seed'), parseSeed);
+  setGiven(flags, 'checkpoint', v.get('checkpoint'), asText);
+  setGiven(flags, 'backend', v.get('backend'), parseBackend);
   if (wantsTrain) flags.train = pickTrainFlags(raw);
   return { kind: 'repl', flags };
 }
@@ -266,20 +264,13 @@ function parseSample(argv: readonly string[]): Command {
     count: parseIntFlag('count', v.get('count') ?? '9', 1, 400),
     pad: parseIntFlag('pad', v.get('pad') ?? '2', 0, 64),
   };
-  const cols = v.get('cols');
-  if (cols !== undefined) flags.cols = parseIntFlag('cols', cols, 1, 400);
-  const seed = v.get('seed');
-  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
-  const sampler = v.get('sampler');
-  if (sampler !== undefined) flags.sampler = parseChoice('sampler', sampler, SAMPLERS);
-  const scale = v.get('scale');
-  if (scale !== undefined) flags.scale = parsePositiveNumber('scale', scale);
-  const checkpoint = v.get('checkpoint');
-  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
-  const out = v.get('out');
-  if (out !== undefined) flags.out = out;
-  const backend = v.get('backend');
-  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  setGiven(flags, 'cols', v.get('cols'), (text) => parseIntFlag('cols', text, 1, 400));
+  setGiven(flags, 'seed', v.get('seed'), parseSeed);
+  setGiven(flags, 'sampler', v.get('sampler'), parseSampler);
+  setGiven(flags, 'scale', v.get('scale'), parseScale);
+  setGiven(flags, 'checkpoint', v.get('checkpoint'), asText);
+  setGiven(flags, 'out', v.get('out'), asText);
+  setGiven(flags, 'backend', v.get('backend'), parseBackend);
   return { kind: 'sample', flags };
 }
 
@@ -287,21 +278,15 @@ function parseEval(argv: readonly string[]): Command {
   const raw = splitArgs(argv, EVAL_FLAGS, 'eval');
   if (raw.bools.has('help')) return { kind: 'help' };
   if (raw.positionals[0] !== undefined) throw new UsageError(`unexpected argument ${raw.positionals[0]} for \`cvae-repl eval\``);
+  const v = raw.values;
   const flags: EvalFlags = { json: raw.bools.has('json') };
-  const checkpoint = raw.values.get('checkpoint');
-  if (checkpoint !== undefined) flags.checkpoint = checkpoint;
-  const out = raw.values.get('out');
-  if (out !== undefined) flags.out = out;
-  const backend = raw.values.get('backend');
-  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
-  const samples = raw.values.get('samples');
-  if (samples !== undefined) flags.samples = parseIntFlag('samples', samples, 2);
-  const seed = raw.values.get('seed');
-  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
-  const classifier = raw.values.get('classifier');
-  if (classifier !== undefined) flags.classifier = classifier;
-  const dataDir = raw.values.get('data-dir');
-  if (dataDir !== undefined) flags.dataDir = dataDir;
+  setGiven(flags, 'checkpoint', v.get('checkpoint'), asText);
+  setGiven(flags, 'out', v.get('out'), asText);
+  setGiven(flags, 'backend', v.get('backend'), parseBackend);
+  setGiven(flags, 'samples', v.get('samples'), (text) => parseIntFlag('samples', text, 2));
+  setGiven(flags, 'seed', v.get('seed'), parseSeed);
+  setGiven(flags, 'classifier', v.get('classifier'), asText);
+  setGiven(flags, 'dataDir', v.get('data-dir'), asText);
   return { kind: 'eval', flags };
 }
 
@@ -311,20 +296,13 @@ function parseTrainClassifier(argv: readonly string[]): Command {
   if (raw.positionals[0] !== undefined) throw new UsageError(`unexpected argument ${raw.positionals[0]} for \`cvae-repl train-classifier\``);
   const v = raw.values;
   const flags: TrainClassifierFlags = {};
-  const out = v.get('out');
-  if (out !== undefined) flags.out = out;
-  const epochs = v.get('epochs');
-  if (epochs !== undefined) flags.epochs = parseIntFlag('epochs', epochs, 1);
-  const batch = v.get('batch-size');
-  if (batch !== undefined) flags.batchSize = parseIntFlag('batch-size', batch, 1);
-  const seed = v.get('seed');
-  if (seed !== undefined) flags.seed = parseIntFlag('seed', seed, 0);
-  const limit = v.get('limit');
-  if (limit !== undefined) flags.limit = parseIntFlag('limit', limit, 1);
-  const dataDir = v.get('data-dir');
-  if (dataDir !== undefined) flags.dataDir = dataDir;
-  const backend = v.get('backend');
-  if (backend !== undefined) flags.backend = parseChoice('backend', backend, BACKEND_CHOICES);
+  setGiven(flags, 'out', v.get('out'), asText);
+  setGiven(flags, 'epochs', v.get('epochs'), (text) => parseIntFlag('epochs', text, 1));
+  setGiven(flags, 'batchSize', v.get('batch-size'), (text) => parseIntFlag('batch-size', text, 1));
+  setGiven(flags, 'seed', v.get('seed'), parseSeed);
+  setGiven(flags, 'limit', v.get('limit'), (text) => parseIntFlag('limit', text, 1));
+  setGiven(flags, 'dataDir', v.get('data-dir'), asText);
+  setGiven(flags, 'backend', v.get('backend'), parseBackend);
   return { kind: 'train-classifier', flags };
 }
 
