@@ -4,11 +4,11 @@
  * (blocks or ascii) unless --render asks for an image protocol.
  */
 import readline from 'node:readline';
-import type { BackendChoice, EpochReport, SamplerName, TrainCallbacks, TrainOutcome } from './engine/types.js';
+import type { EpochReport, TrainCallbacks, TrainOutcome } from './engine/types.js';
 import { createSession, type SessionOutput } from './explore/session.js';
 import type { ReplModel } from './explore/model.js';
-import { gridToBytes, type RenderMode } from './render/terminal.js';
-import type { AppServices } from './ui/app.js';
+import { gridToBytes } from './render/terminal.js';
+import type { ReplOptions } from './ui/app.js';
 import { lossChart } from './ui/chart.js';
 import { parseLine } from './ui/commands.js';
 import { PROMPT_HINT, backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPicture, renderPreview } from './ui/format.js';
@@ -18,23 +18,13 @@ export interface TextSink {
   write(text: string): unknown;
 }
 
-export interface LineModeOptions {
-  services: AppServices;
-  checkpointDir: string;
+export interface LineModeOptions extends ReplOptions {
   input: NodeJS.ReadableStream;
   /** Prompt, echoed input, grids and the final value: the notebook's output. */
   stdout: TextSink;
   /** Header, hints, errors and training progress. */
   stderr: TextSink;
-  render: RenderMode;
   columns: number;
-  grid: number;
-  sampler: SamplerName;
-  scale: number;
-  seed?: number;
-  backendChoice: BackendChoice;
-  training?: { epochs: number; batchSize: number };
-  version: string;
   /** Aborts training (the entry point wires it to SIGINT). */
   signal?: AbortSignal;
 }

@@ -25,7 +25,8 @@ export interface AppServices {
   saveSetting?(key: SettingKey, value: string | number | null): void;
 }
 
-export interface AppProps {
+/** What the REPL opens and how it draws; the same for the Ink UI and line mode (src/line-mode.ts). */
+export interface ReplOptions {
   services: AppServices;
   /** Checkpoint to open when not training (or when training stopped before its first epoch). */
   checkpointDir: string;
@@ -39,6 +40,9 @@ export interface AppProps {
   /** Epochs and batch size of the `--train` run, for the progress view. */
   training?: { epochs: number; batchSize: number };
   version: string;
+}
+
+export interface AppProps extends ReplOptions {
   /** Receives the exit code just before the app unmounts. */
   onExit(code: number): void;
 }
