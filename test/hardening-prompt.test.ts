@@ -78,7 +78,10 @@ test('prompt: Unicode digits, whitespace, huge integers and long lines as the no
   assert.deepEqual(parsePromptInput('1٣'), { kind: 'quit', value: '13' });
   assert.deepEqual(parsePromptInput('-１'), { kind: 'quit', value: '-1' });
   assert.deepEqual(parsePromptInput('99999999999999999999'), { kind: 'quit', value: '99999999999999999999' });
-  assert.deepEqual(parsePromptInput(`-${'9'.repeat(5000)}`), { kind: 'quit', value: `-${'9'.repeat(5000)}` });
+  // Python's int() reads at most 4300 digits (ValueError beyond); the notebook would crash, we say so.
+  assert.deepEqual(parsePromptInput(`-${'9'.repeat(4300)}`), { kind: 'quit', value: `-${'9'.repeat(4300)}` });
+  const tooLong = parsePromptInput(`-${'9'.repeat(4301)}`);
+  assert.ok(tooLong.kind === 'invalid' && tooLong.message === "expected an integer of at most 4300 digits, as Python's int() (got 4,301 digits)");
   const long = parsePromptInput('x'.repeat(1_000_000));
   assert.ok(long.kind === 'invalid' && long.message.endsWith('(got "xxxxxxxxxxxxxxxxxxxx…")'));
   const emoji = parsePromptInput('🙂'.repeat(30));
@@ -319,4 +322,40 @@ test('reducer: lines entered during a draw run in order after it; a quit among t
     'input:input digit to generate: -4',
     'value:-4',
   ]);
+});
+
+test('Ink UI: a pasted megabyte is clipped on screen and answered at once; a megabyte of digits is refused like int() does', async () => {
+  const generator = createFakeGenerator();
+  const exits: number[] = [];
+  const app = render(React.createElement(App, {
+    services: { loadGenerator: async () => generator },
+    checkpointDir: '/fake',
+    render: 'ascii',
+    grid: 1,
+    sampler: 'fitted',
+    scale: 1,
+    backendChoice: 'auto',
+    version: 'test',
+    onExit: (code: number) => exits.push(code),
+  }));
+  const waitFor = async (check: () => boolean, what: string) => {
+    const start = Date.now();
+    // Before the clip a 100 KB line took 6 s to draw and 1 MB minutes; this is a hang detector, not a timing.
+    while (!check()) {
+      if (Date.now() - start > 20_000) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  await waitFor(() => (app.lastFrame() ?? '').includes('input digit to generate:'), 'the prompt');
+  app.stdin.write('x'.repeat(1_000_000));
+  await waitFor(() => (app.lastFrame() ?? '').includes('(1,000,000 characters) …xxx'), 'the clipped live prompt');
+  app.stdin.write('\r');
+  await waitFor(() => app.frames.join('').includes('error: expected an integer: 0-9'), 'the error');
+  assert.match(app.frames.join('').replaceAll('\n', ''), /input digit to generate: x{200}… \(1,000,000 characters\)/, 'the echo, word-wrapped by Ink');
+  app.stdin.write(`${'9'.repeat(1_000_000)}\r`);
+  await waitFor(() => app.frames.join('').includes('got 1,000,000 digits'), 'the refusal');
+  assert.deepEqual(exits, []);
+  app.stdin.write('3\r');
+  await waitFor(() => generator.calls.length === 1, 'a draw after all that');
+  app.unmount();
 });

@@ -4,7 +4,7 @@ import { Box, Text } from 'ink';
 import type { BackendChoice, SamplerName } from '../engine/types.js';
 import type { RenderedGrid } from '../render/terminal.js';
 import { PROMPT_HINT, backendHint, formatBatchStats, formatEpoch, formatHeader, progressBar } from './format.js';
-import { PROMPT, type HistoryItem, type TrainingState } from './reducer.js';
+import { PROMPT, clipInput, type HistoryItem, type TrainingState } from './reducer.js';
 
 /** A grid as text; protocol payloads are written outside Ink's frame by the app, so they draw nothing here. */
 export function GridText({ grid }: { grid: RenderedGrid }): React.JSX.Element | null {
@@ -70,7 +70,7 @@ export function HistoryLine({ item, version, backendChoice, sampler }: { item: H
 export function Prompt({ input }: { input: string }): React.JSX.Element {
   return (
     <Text>
-      {`${PROMPT} ${input}`}
+      {`${PROMPT} ${clipInput(input, 'end')}`}
       <Text inverse> </Text>
     </Text>
   );

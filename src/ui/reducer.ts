@@ -31,6 +31,19 @@ export function displayable(text: string): string {
   });
 }
 
+/** Python's default limit for int() on a string (sys.get_int_max_str_digits()). */
+export const MAX_INT_DIGITS = 4300;
+
+/** Most characters of a typed line shown on screen; a longer paste is shown clipped, with its length. */
+export const MAX_SHOWN_INPUT = 200;
+
+/** `text` clipped for display: its start (an echo) or its end (the live prompt, where typing happens). */
+export function clipInput(text: string, keep: 'start' | 'end'): string {
+  if (text.length <= MAX_SHOWN_INPUT) return text;
+  const count = `(${[...text].length.toLocaleString('en-US')} characters)`;
+  return keep === 'start' ? `${text.slice(0, MAX_SHOWN_INPUT)}… ${count}` : `${count} …${text.slice(-MAX_SHOWN_INPUT)}`;
+}
+
 /** The value of a decimal digit in any script (`3`, `３`, `٣`, `𝟑`): Unicode encodes each script's 0-9 as a run of ten. */
 function digitValue(char: string): number {
   let start = char.codePointAt(0)!;
@@ -50,6 +63,12 @@ export function parsePromptInput(line: string): PromptInput {
     const head = [...text.slice(0, 42)];
     const shown = text === '' ? 'an empty line' : `"${displayable(head.length > 20 ? `${head.slice(0, 20).join('')}…` : text)}"`;
     return { kind: 'invalid', message: `expected an integer: 0-9 draws that digit, any other integer quits (got ${shown})` };
+  }
+  // Python's int() refuses more than 4300 digits (a ValueError in the notebook); so do we, which also
+  // keeps a pasted megabyte of digits from being printed back.
+  const digits = text.replace(/[^\p{Nd}]/gu, '').length;
+  if (digits > MAX_INT_DIGITS) {
+    return { kind: 'invalid', message: `expected an integer of at most ${MAX_INT_DIGITS} digits, as Python's int() (got ${digits.toLocaleString('en-US')} digits)` };
   }
   const ascii = text.replace(/\p{Nd}/gu, (c) => String(digitValue(c))).replaceAll('_', '');
   // BigInt prints the value as Python's print(int(...)) would: no sign for 0, no leading zeros.
@@ -157,7 +176,8 @@ function printable(text: string): string {
 
 /** Runs one line typed at the prompt: a draw, the quit value, or an error. */
 function submitLine(state: State, line: string): State {
-  const echo: NewHistoryItem = { kind: 'input', text: `${PROMPT} ${line}` };
+  // Ink lays out every character it shows: a pasted megabyte took minutes to draw, so it is clipped.
+  const echo: NewHistoryItem = { kind: 'input', text: `${PROMPT} ${clipInput(line, 'start')}` };
   const parsed = parseLine(line);
   switch (parsed.kind) {
     case 'digit':
