@@ -359,3 +359,39 @@ test('Ink UI: a pasted megabyte is clipped on screen and answered at once; a meg
   await waitFor(() => generator.calls.length === 1, 'a draw after all that');
   app.unmount();
 });
+
+test('Ink UI: 50 reads of random bytes through the key filter neither crash nor quit the app; a digit still draws', async () => {
+  const generator = createFakeGenerator();
+  const exits: number[] = [];
+  const app = render(React.createElement(App, {
+    services: { loadGenerator: async () => generator },
+    checkpointDir: '/fake',
+    render: 'ascii',
+    grid: 1,
+    sampler: 'fitted',
+    scale: 1,
+    backendChoice: 'auto',
+    version: 'test',
+    onExit: (code: number) => exits.push(code),
+  }));
+  const waitFor = async (check: () => boolean, what: string) => {
+    const start = Date.now();
+    while (!check()) {
+      if (Date.now() - start > 5000) assert.fail(`timed out waiting for ${what}:\n${app.lastFrame()}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  await waitFor(() => (app.lastFrame() ?? '').includes('input digit to generate:'), 'the prompt');
+  const random = prng(SEED + 6);
+  const keys = createEscapeFilter();
+  for (let n = 0; n < 50; n++) {
+    // No ASCII or other decimal digits (a line of them would quit), no Ctrl+C / Ctrl+D (they quit on purpose).
+    const bytes = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 64) }, () => Math.floor(random() * 256)).filter((b) => b !== 3 && b !== 4 && (b < 0x30 || b > 0x39)));
+    app.stdin.write(keys.push(bytes.toString('utf8').replace(/\p{Nd}/gu, '')));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  app.stdin.write(keys.push('\r3\r'));
+  await waitFor(() => generator.calls.length === 1, 'the draw of 3');
+  assert.deepEqual(exits, []);
+  app.unmount();
+});
