@@ -4,6 +4,7 @@
  */
 import { BackendError } from '../engine/backend.js';
 import { EngineError } from '../engine/errors.js';
+import type { CommandIo } from './io.js';
 
 export interface ReportOptions {
   /**
@@ -14,7 +15,7 @@ export interface ReportOptions {
 }
 
 /** Writes the one-line message for `error` and returns exit code 1, or rethrows `error` when it is not one to report. */
-export function reportCommandError(error: unknown, stderr: { write(text: string): unknown }, options: ReportOptions = {}): 1 {
+export function reportCommandError(error: unknown, stderr: CommandIo['stderr'], options: ReportOptions = {}): 1 {
   if (error instanceof EngineError || error instanceof BackendError) {
     stderr.write(`error: ${error.message}\n`);
     return 1;

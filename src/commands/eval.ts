@@ -16,7 +16,7 @@ import { encodePng } from '../render/grid.js';
 import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
 import { SHIPPED_CLASSIFIER } from '../settings.js';
 import { reportCommandError } from './errors.js';
-import type { CommandIO } from './train-classifier.js';
+import type { CommandIo } from './io.js';
 
 export interface EvalOptions {
   checkpointDir: string;
@@ -46,8 +46,7 @@ export const DEFAULT_EVAL_OPTIONS = {
 } as const satisfies Partial<EvalOptions>;
 
 /** What `eval` writes to: streams, plus the terminal facts that pick how the figure is drawn. */
-export interface EvalIO extends CommandIO {
-  stdout: CommandIO['stdout'] & { isTTY?: boolean; columns?: number };
+export interface EvalIO extends CommandIo {
   env?: Readonly<Record<string, string | undefined>>;
 }
 

@@ -10,7 +10,7 @@ import type { SampleOptions } from '../engine/types.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { encodePng, tileGrid } from '../render/grid.js';
 import { reportCommandError } from './errors.js';
-import type { CommandIo } from './train.js';
+import type { CommandIo } from './io.js';
 
 function validateLayout(options: SampleOptions): void {
   if (options.cols !== undefined && !(Number.isInteger(options.cols) && options.cols >= 1)) throw new InvalidArgumentError(`--cols must be a whole number >= 1, got ${options.cols}`);

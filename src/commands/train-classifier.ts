@@ -8,6 +8,7 @@ import type { BackendChoice } from '../engine/types.js';
 import { buildClassifier, CLASSIFIER_FORMAT_VERSION, FEATURE_DIM, FEATURE_LAYER, saveClassifier } from '../eval/classifier.js';
 import { DEFAULT_CLASSIFIER_TRAINING, trainClassifier } from '../eval/train-classifier.js';
 import { reportCommandError } from './errors.js';
+import type { CommandIo } from './io.js';
 
 export interface TrainClassifierOptions {
   /** Where the classifier is written. Default checkpoints/classifier. */
@@ -30,14 +31,8 @@ export const DEFAULT_TRAIN_CLASSIFIER_OPTIONS: Omit<TrainClassifierOptions, 'sig
   backend: 'auto',
 };
 
-/** What the command needs of a terminal. */
-export interface CommandIO {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
-
 /** Trains and saves the classifier; returns the exit code (0 ok, 1 failed, 130 interrupted). */
-export async function runTrainClassifierCommand(options: TrainClassifierOptions, io: CommandIO): Promise<number> {
+export async function runTrainClassifierCommand(options: TrainClassifierOptions, io: CommandIo): Promise<number> {
   try {
     const backend = await initBackend(options.backend);
     io.stdout.write(`backend ${backend}; loading MNIST\n`);

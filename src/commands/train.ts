@@ -6,12 +6,7 @@ import { trainCheckpoint } from '../engine/train.js';
 import type { BatchReport, EpochReport, TrainOptions } from '../engine/types.js';
 import { lossChart } from '../ui/chart.js';
 import { reportCommandError } from './errors.js';
-
-/** Where a subcommand writes; `isTTY` on stdout turns on the live batch line. */
-export interface CommandIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  stderr: NodeJS.WritableStream;
-}
+import type { CommandIo } from './io.js';
 
 const BATCH_LINE_INTERVAL_MS = 250;
 
