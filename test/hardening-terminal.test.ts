@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runBin } from './run-bin.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
@@ -169,15 +170,7 @@ test('tmux: stdout redirected to a file (typing at a terminal, no terminal to dr
 });
 
 test('line mode through a pipe with COLUMNS=20: the grid is scaled to 20 columns with the note', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.tsx', '--render', 'ascii'], {
-    cwd: root,
-    env: { ...process.env, CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-cols-')), COLUMNS: '20' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin.end('4\n-1\n');
-  const code = await new Promise((resolve) => child.on('close', resolve));
+  const { code, out } = await runBin(['--render', 'ascii'], { CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-cols-')), COLUMNS: '20' }, '4\n-1\n');
   assert.equal(code, 0);
   const lines = out.split('\n');
   const grid = lines.filter((l) => /^[ .:\-=+*#%@]*[:\-=+*#%@][ .:\-=+*#%@]*$/.test(l));
