@@ -110,11 +110,13 @@ export async function runLongSession(options: { checkpoint: string; generations:
 /** A tiny real checkpoint for the session (gray blobs, not digits: the memory is what matters). */
 export function trainTinyCheckpoint(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-long-session-ck-'));
+  const config = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-long-session-cfg-'));
   const trained = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.tsx', 'train', '--epochs', '1', '--limit', '256', '--seed', '1', '--checkpoint', dir], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-long-session-cfg-')) },
+    env: { ...process.env, CVAE_REPL_CONFIG_DIR: config, CVAE_REPL_DATA_DIR: path.join(config, 'data') },
   });
+  fs.rmSync(config, { recursive: true, force: true });
   if (trained.status !== 0) throw new Error(`training the tiny checkpoint failed: ${trained.stderr}`);
   return dir;
 }
