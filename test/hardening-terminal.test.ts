@@ -166,11 +166,14 @@ test('tmux: stdout redirected to a file (typing at a terminal, no terminal to dr
     assert.ok(!STACK_FRAME.test(app.capture()));
   } finally {
     app.close();
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
   }
 });
 
 test('line mode through a pipe with COLUMNS=20: the grid is scaled to 20 columns with the note', async () => {
-  const { code, out } = await runBin(['--render', 'ascii'], { CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-cols-')), COLUMNS: '20' }, '4\n-1\n');
+  const config = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-cols-'));
+  const { code, out } = await runBin(['--render', 'ascii'], { CVAE_REPL_FAKE_GENERATOR: '1', CVAE_REPL_CONFIG_DIR: config, COLUMNS: '20' }, '4\n-1\n');
+  fs.rmSync(config, { recursive: true, force: true });
   assert.equal(code, 0);
   const lines = out.split('\n');
   const grid = lines.filter((l) => /^[ .:\-=+*#%@]*[:\-=+*#%@][ .:\-=+*#%@]*$/.test(l));
