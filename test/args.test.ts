@@ -40,6 +40,8 @@ test('subcommands', () => {
     kind: 'train',
     flags: { resume: false, epochs: 1, batchSize: 64, gamma: 0, checkpoint: 'x', dataDir: 'd' },
   });
+  // --data is the spelling of --data-dir
+  assert.deepEqual(parseArgs(['train', '--data', 'mine']), { kind: 'train', flags: { resume: false, dataDir: 'mine' } });
   assert.deepEqual(parseArgs(['sample', '3', '--out', 'a.png', '--count', '16']), { kind: 'sample', flags: { digit: 3, count: 16, pad: 2, out: 'a.png' } });
   assert.deepEqual(parseArgs(['sample', '--digit', '0']), { kind: 'sample', flags: { digit: 0, count: 9, pad: 2 } });
   assert.deepEqual(parseArgs(['eval', '--json']), { kind: 'eval', flags: { json: true } });
