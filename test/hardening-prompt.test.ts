@@ -264,8 +264,8 @@ test('keys: the filtered stdin Ink reads from drops the sequences and keeps the 
   assert.equal(typeof filtered.on, 'function');
 });
 
-test('Ink UI: pasted lines are each submitted in order, also while a grid is being drawn; escape sequences do nothing', async () => {
-  const generator = createFakeGenerator({ delayMs: 30 });
+/** The Ink app on a fake generator, as a person at a terminal would meet it; `exits` collects exit codes. */
+function renderApp(generator: ReturnType<typeof createFakeGenerator>) {
   const exits: number[] = [];
   const app = render(React.createElement(App, {
     services: { loadGenerator: async () => generator },
@@ -278,14 +278,23 @@ test('Ink UI: pasted lines are each submitted in order, also while a grid is bei
     version: 'test',
     onExit: (code: number) => exits.push(code),
   }));
+  return { app, exits };
+}
+
+/** Polls until `check` holds; fails after `limitMs` with the last frame (a hang detector, not a timing). */
+async function waitUntil(app: ReturnType<typeof render>, check: () => boolean, what: string, limitMs: number): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > limitMs) assert.fail(`timed out waiting for ${what}:\n${(app.lastFrame() ?? "").slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test('Ink UI: pasted lines are each submitted in order, also while a grid is being drawn; escape sequences do nothing', async () => {
+  const generator = createFakeGenerator({ delayMs: 30 });
+  const { app, exits } = renderApp(generator);
   const frames = () => app.frames.join('');
-  const waitFor = async (check: () => boolean, what: string) => {
-    const start = Date.now();
-    while (!check()) {
-      if (Date.now() - start > 5000) assert.fail(`timed out waiting for ${what}:\n${app.lastFrame()}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const waitFor = (check: () => boolean, what: string) => waitUntil(app, check, what, 5000);
   await waitFor(() => frames().includes('input digit to generate:'), 'the prompt');
   const keys = createEscapeFilter();
   app.stdin.write(keys.push('\x1b[1;5P\x1b[31m'));
@@ -326,26 +335,9 @@ test('reducer: lines entered during a draw run in order after it; a quit among t
 
 test('Ink UI: a pasted megabyte is clipped on screen and answered at once; a megabyte of digits is refused like int() does', async () => {
   const generator = createFakeGenerator();
-  const exits: number[] = [];
-  const app = render(React.createElement(App, {
-    services: { loadGenerator: async () => generator },
-    checkpointDir: '/fake',
-    render: 'ascii',
-    grid: 1,
-    sampler: 'fitted',
-    scale: 1,
-    backendChoice: 'auto',
-    version: 'test',
-    onExit: (code: number) => exits.push(code),
-  }));
-  const waitFor = async (check: () => boolean, what: string) => {
-    const start = Date.now();
-    // Before the clip a 100 KB line took 6 s to draw and 1 MB minutes; this is a hang detector, not a timing.
-    while (!check()) {
-      if (Date.now() - start > 20_000) assert.fail(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const { app, exits } = renderApp(generator);
+  // Before the clip a 100 KB line took 6 s to draw and 1 MB minutes; this is a hang detector, not a timing.
+  const waitFor = (check: () => boolean, what: string) => waitUntil(app, check, what, 20_000);
   await waitFor(() => (app.lastFrame() ?? '').includes('input digit to generate:'), 'the prompt');
   app.stdin.write('x'.repeat(1_000_000));
   await waitFor(() => (app.lastFrame() ?? '').includes('(1,000,000 characters) …xxx'), 'the clipped live prompt');
@@ -362,25 +354,8 @@ test('Ink UI: a pasted megabyte is clipped on screen and answered at once; a meg
 
 test('Ink UI: 50 reads of random bytes through the key filter neither crash nor quit the app; a digit still draws', async () => {
   const generator = createFakeGenerator();
-  const exits: number[] = [];
-  const app = render(React.createElement(App, {
-    services: { loadGenerator: async () => generator },
-    checkpointDir: '/fake',
-    render: 'ascii',
-    grid: 1,
-    sampler: 'fitted',
-    scale: 1,
-    backendChoice: 'auto',
-    version: 'test',
-    onExit: (code: number) => exits.push(code),
-  }));
-  const waitFor = async (check: () => boolean, what: string) => {
-    const start = Date.now();
-    while (!check()) {
-      if (Date.now() - start > 5000) assert.fail(`timed out waiting for ${what}:\n${app.lastFrame()}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const { app, exits } = renderApp(generator);
+  const waitFor = (check: () => boolean, what: string) => waitUntil(app, check, what, 5000);
   await waitFor(() => (app.lastFrame() ?? '').includes('input digit to generate:'), 'the prompt');
   const random = prng(SEED + 6);
   const keys = createEscapeFilter();
