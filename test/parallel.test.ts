@@ -148,7 +148,7 @@ describe('createAutoStep', () => {
     }
     const statuses: string[] = [];
     const step = await createAutoStep(context, { workers: 1, backend: 'wasm', batchSize: 32, onStatus: (s) => void statuses.push(s) });
-    assert.deepEqual(statuses, []);
+    assert.deepEqual(statuses, ['training on 1 thread']);
     await step.dispose?.();
     context.optimizer.dispose();
     disposeCvae(model);

@@ -32,12 +32,14 @@ let tiny: string | undefined;
 export function tinyCheckpoint(): string {
   if (tiny !== undefined) return tiny;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-real-ck-'));
-  const trained = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.tsx', 'train', '--epochs', '1', '--limit', '256', '--seed', '1', '--checkpoint', dir], {
+  const trained = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.tsx', 'train', '--epochs', '1', '--limit', '256', '--seed', '1', '--threads', '1', '--checkpoint', dir], {
     cwd: root,
     encoding: 'utf8',
     env: { ...process.env, CVAE_REPL_CONFIG_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-real-cfg-')) },
   });
   assert.equal(trained.status, 0, trained.stderr);
+  // --threads reaches the trainer (and one thread makes this checkpoint the same on any machine).
+  assert.match(trained.stdout + trained.stderr, /training on 1 thread\b/);
   tiny = dir;
   return dir;
 }

@@ -281,8 +281,13 @@ export async function createAutoStep(context: StepContext, options: AutoStepOpti
   // By default at most MAX_AUTO_RANKS threads, each with at least MIN_ROWS_PER_RANK rows: past
   // that, per-op overheads and one model replica per thread cost more than the cores give.
   const auto = options.backend === 'wasm' ? Math.min(defaultRanks(), MAX_AUTO_RANKS, Math.floor(options.batchSize / MIN_ROWS_PER_RANK)) : 1;
-  const ranks = Math.min(options.workers ?? auto, options.batchSize);
-  if (ranks <= 1) return createLocalStep(context);
+  // tfjs-node runs its kernels on its own thread pool: one process, one model.
+  if (options.backend === 'tensorflow' && (options.workers ?? 1) > 1) options.onStatus?.('the tensorflow backend uses its own threads; --threads is ignored');
+  const ranks = options.backend === 'tensorflow' ? 1 : Math.min(options.workers ?? auto, options.batchSize);
+  if (ranks <= 1) {
+    if (options.workers !== undefined) options.onStatus?.('training on 1 thread');
+    return createLocalStep(context);
+  }
   try {
     const step = await createParallelStep(context, { ranks, maxBatch: options.batchSize, backend: options.backend });
     options.onStatus?.(`training on ${ranks} threads`);
