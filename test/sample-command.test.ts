@@ -50,7 +50,7 @@ describe('cvae-repl train', () => {
   test('bad options and unreadable data are one-line errors with exit 1', async () => {
     const { io, err } = capture();
     assert.equal(await runTrainCommand({ ...DEFAULT_TRAIN_OPTIONS, epochs: 0, checkpointDir: path.join(root, 'x'), backend: 'wasm' }, io), 1);
-    assert.equal(err(), 'error: epochs must be a whole number >= 1 (or 0 with resume, to refit the latent density only), got 0\n');
+    assert.equal(err(), 'error: epochs must be a whole number >= 1 (or 0 with resume, to only finish a trained checkpoint), got 0\n');
     const second = capture();
     assert.equal(await runTrainCommand({ ...DEFAULT_TRAIN_OPTIONS, dataDir: root, checkpointDir: path.join(root, 'x'), backend: 'wasm' }, second.io), 1);
     assert.match(second.err(), /^error: .*train-images-idx3-ubyte: not found \(nor train-images-idx3-ubyte.gz\)/);

@@ -164,7 +164,7 @@ describe('trainCheckpoint', () => {
 
   test('bad options are rejected before any work, with one-line messages', async () => {
     const dir = path.join(root, 'never');
-    await assert.rejects(trainCheckpoint({ ...options(dir), epochs: 0 }), (e: unknown) => e instanceof InvalidArgumentError && /epochs must be a whole number >= 1 \(or 0 with resume, to refit the latent density only\), got 0/.test(e.message));
+    await assert.rejects(trainCheckpoint({ ...options(dir), epochs: 0 }), (e: unknown) => e instanceof InvalidArgumentError && /epochs must be a whole number >= 1 \(or 0 with resume, to only finish a trained checkpoint\), got 0/.test(e.message));
     await assert.rejects(trainCheckpoint({ ...options(dir), batchSize: 2.5 }), InvalidArgumentError);
     await assert.rejects(trainCheckpoint({ ...options(dir), learningRate: -1 }), InvalidArgumentError);
     assert.equal(existsSync(dir), false);

@@ -383,9 +383,9 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
 /** Throws InvalidArgumentError for options no run can use. */
 export function validateTrainOptions(options: TrainOptions): void {
   const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
-  // `--resume --epochs 0` only refits the latent density (e.g. after an interrupted run).
+  // `--resume --epochs 0` only finishes (BatchNorm statistics, latent density) (e.g. after an interrupted run).
   if (!(positiveInt(options.epochs) || (options.resume && options.epochs === 0))) {
-    throw new InvalidArgumentError(`epochs must be a whole number >= 1 (or 0 with resume, to refit the latent density only), got ${options.epochs}`);
+    throw new InvalidArgumentError(`epochs must be a whole number >= 1 (or 0 with resume, to only finish a trained checkpoint), got ${options.epochs}`);
   }
   if (!positiveInt(options.batchSize)) throw new InvalidArgumentError(`batch size must be a whole number >= 1, got ${options.batchSize}`);
   if (!(options.learningRate > 0 && Number.isFinite(options.learningRate))) throw new InvalidArgumentError(`learning rate must be a number > 0, got ${options.learningRate}`);
