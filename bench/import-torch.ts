@@ -16,8 +16,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { saveCheckpoint, type EpochMetrics } from '../src/engine/checkpoint.js';
-import { IMAGE_SIZE, loadMnist, NUM_CLASSES, sliceBatch } from '../src/engine/data.js';
-import { buildCvae, DEFAULT_MODEL_CONFIG, runModel } from '../src/engine/model.js';
+import { loadMnist } from '../src/engine/data.js';
+import { buildCvae, DEFAULT_MODEL_CONFIG, modelInputs, runModel } from '../src/engine/model.js';
 import { PRECISE_BN_IMAGES, preciseBatchNorm } from '../src/engine/batchnorm-stats.js';
 import { fitLatentPrior } from '../src/engine/prior.js';
 import { createRng } from '../src/engine/rng.js';
@@ -75,11 +75,9 @@ if (offset !== floats.length) throw new Error(`weights.bin has ${floats.length} 
 if (expected.size > 0) throw new Error(`not set: ${[...expected].join(', ')}`);
 
 // The proof: decode the first 16 test images as PyTorch did.
-const test = await loadMnist('test', { limit: 16 });
-const batch = sliceBatch(test, 0, 16);
+const test = await loadMnist('test');
 const ours = tf.tidy(() => {
-  const images = tf.tensor4d(batch.images, [16, IMAGE_SIZE, IMAGE_SIZE, 1]);
-  const labels = tf.tensor2d(batch.onehot, [16, NUM_CLASSES]);
+  const [images, labels] = modelInputs(test, 0, 16);
   const [zMean] = runModel(model.encoder, [images, labels], false);
   return runModel(model.decoder, [zMean!, labels], false)[0]!;
 });
@@ -99,8 +97,7 @@ const train = await loadMnist('train', run.trainCount < 60000 ? { limit: run.tra
 let finish: { batchNormImages: number; testRecon: number; testKl: number } | null = null;
 if (flags['precise-bn']) {
   const measured = await preciseBatchNorm(model, train, config.latentDim, { rng: createRng(run.seed, 'batchnorm') });
-  const fullTest = await loadMnist('test');
-  const final = await evaluateCvae(model, fullTest, 0.0001, config.latentDim);
+  const final = await evaluateCvae(model, test, 0.0001, config.latentDim);
   finish = { batchNormImages: Math.min(train.count, PRECISE_BN_IMAGES), testRecon: final.recon, testKl: final.kl };
   console.log(`exact BatchNorm statistics for ${measured?.map((m) => m.layer).join(', ')}: test MSE (sampled z) ${final.recon.toFixed(5)}`);
 }

@@ -3,8 +3,8 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { batchNormLayers, preciseBatchNorm } from '../src/engine/batchnorm-stats.js';
-import { IMAGE_SIZE, loadMnist, NUM_CLASSES, PIXELS, type MnistSet } from '../src/engine/data.js';
-import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, layerInput, runModel, seedWeights, type Cvae } from '../src/engine/model.js';
+import { loadMnist, type MnistSet } from '../src/engine/data.js';
+import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, layerInput, modelInputs, runModel, seedWeights, type Cvae } from '../src/engine/model.js';
 import { createRng, normals } from '../src/engine/rng.js';
 
 const LATENT = DEFAULT_MODEL_CONFIG.latentDim;
@@ -24,9 +24,7 @@ function seeded(): Cvae {
 /** Mean and variance of enc_bn's input over the first n examples, in one batch: the reference. */
 function encoderMoments(model: Cvae, n: number): { mean: Float32Array; variance: Float32Array } {
   return tf.tidy(() => {
-    const images = tf.tensor4d(set.images.subarray(0, n * PIXELS), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-    const labels = tf.cast(tf.oneHot(tf.tensor1d(set.labels.subarray(0, n), 'int32'), NUM_CLASSES), 'float32');
-    const x = layerInput(model.encoder, [images, labels], 'enc_bn');
+    const x = layerInput(model.encoder, modelInputs(set, 0, n), 'enc_bn');
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     return { mean: mean.dataSync() as Float32Array, variance: variance.dataSync() as Float32Array };
   });
@@ -52,8 +50,7 @@ test('the moving statistics become the exact mean and variance of each BatchNorm
     // The decoder's input comes from the encoder in inference mode (with its new statistics) and z
     // sampled from q(z|x) with the given noise stream: the same computed here in one batch.
     const decoderReference = tf.tidy(() => {
-      const images = tf.tensor4d(set.images.subarray(0, 300 * PIXELS), [300, IMAGE_SIZE, IMAGE_SIZE, 1]);
-      const labels = tf.cast(tf.oneHot(tf.tensor1d(set.labels.subarray(0, 300), 'int32'), NUM_CLASSES), 'float32');
+      const [images, labels] = modelInputs(set, 0, 300);
       const [zMean, zLogVar] = runModel(model.encoder, [images, labels], false);
       const z = tf.add(zMean!, tf.mul(tf.exp(tf.div(zLogVar!, 2)), tf.tensor2d(normals(300 * LATENT, createRng(1, 'bn')), [300, LATENT])));
       const { mean, variance } = tf.moments(layerInput(model.decoder, [z, labels], 'dec_bn'), [0, 1, 2]);

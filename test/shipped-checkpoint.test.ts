@@ -3,14 +3,13 @@
  * notebook's full recipe, and it must draw the digit that is asked for.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { test } from 'node:test';
 import { readCheckpointMeta } from '../src/engine/checkpoint.js';
 import { PIXELS } from '../src/engine/data.js';
 import { loadGenerator } from '../src/engine/generator.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../src/engine/types.js';
 import { loadClassifier } from '../src/eval/classifier.js';
-import { SHIPPED_CHECKPOINT } from '../src/settings.js';
+import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/settings.js';
 
 test('the shipped checkpoint is the notebook recipe, complete: 30 epochs on all 60,000 images, with its history and fitted density', async () => {
   const meta = await readCheckpointMeta(SHIPPED_CHECKPOINT);
@@ -33,7 +32,7 @@ test('the shipped checkpoint is the notebook recipe, complete: 30 epochs on all 
 
 test('the shipped checkpoint draws the requested digit: the shipped classifier recognises at least 95% of 50 fitted samples per digit', async () => {
   const generator = await loadGenerator(SHIPPED_CHECKPOINT, 'wasm');
-  const classifier = await loadClassifier(path.join(path.dirname(SHIPPED_CHECKPOINT), 'classifier'));
+  const classifier = await loadClassifier(SHIPPED_CLASSIFIER);
   try {
     const perDigit: number[] = [];
     for (let digit = 0; digit < 10; digit++) {

@@ -11,8 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type MnistSet } from './data.js';
-import { layerInput, runModel, type Cvae } from './model.js';
+import type { MnistSet } from './data.js';
+import { layerInput, modelInputs, runModel, sampleLatent, type Cvae } from './model.js';
 import { normals, type Rng } from './rng.js';
 
 /** Per-channel mean and (population) variance of one BatchNorm layer's input. */
@@ -68,15 +68,13 @@ export async function preciseBatchNorm(model: Cvae, set: MnistSet, latentDim: nu
         const size = Math.min(batchSize, count - start);
         const eps = inEncoder ? undefined : normals(size * latentDim, options.rng);
         const moments = tf.tidy(() => {
-          const images = tf.tensor4d(set.images.subarray(start * PIXELS, (start + size) * PIXELS), [size, IMAGE_SIZE, IMAGE_SIZE, 1]);
-          const labels = tf.cast(tf.oneHot(tf.tensor1d(set.labels.subarray(start, start + size), 'int32'), NUM_CLASSES), 'float32') as tf.Tensor2D;
+          const [images, labels] = modelInputs(set, start, size);
           let x: tf.Tensor;
           if (inEncoder) {
             x = layerInput(model.encoder, [images, labels], layer.name);
           } else {
             const [zMean, zLogVar] = runModel(model.encoder, [images, labels], false);
-            const z = tf.add(zMean!, tf.mul(tf.exp(tf.div(zLogVar!, 2)), tf.tensor2d(eps!, [size, latentDim])));
-            x = layerInput(model.decoder, [z, labels], layer.name);
+            x = layerInput(model.decoder, [sampleLatent(zMean!, zLogVar!, tf.tensor2d(eps!, [size, latentDim])), labels], layer.name);
           }
           const flat = tf.reshape(x, [-1, channels]);
           const batchMean = tf.mean(flat, 0);

@@ -5,9 +5,10 @@
  * serialisable activation. One difference we must undo: tfjs-layers initialises Conv and Dense kernels
  * Glorot-*normal* by default, Keras Glorot-*uniform*, so every kernel names its initializer.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { tensor, type Tensor } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, NUM_CLASSES } from './data.js';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type MnistSet } from './data.js';
 import type { Rng } from './rng.js';
 
 /** The architecture's free parameters; saved in every checkpoint and read first on load. */
@@ -118,6 +119,18 @@ export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], trai
   return model.outputs.map((output) => values.get(output.id)!);
 }
 
+/** Examples `start` to `start + size` of `set` as the models' [image, label] inputs (labels one-hot, float32). */
+export function modelInputs(set: MnistSet, start: number, size: number): [tf.Tensor4D, tf.Tensor2D] {
+  const images = tf.tensor4d(set.images.subarray(start * PIXELS, (start + size) * PIXELS), [size, IMAGE_SIZE, IMAGE_SIZE, 1]);
+  const labels = tf.cast(tf.oneHot(tf.tensor1d(set.labels.subarray(start, start + size), 'int32'), NUM_CLASSES), 'float32') as tf.Tensor2D;
+  return [images, labels];
+}
+
+/** The reparameterisation trick: z = z_mean + exp(z_log_var / 2) * eps. */
+export function sampleLatent(zMean: Tensor, zLogVar: Tensor, eps: Tensor): Tensor {
+  return tf.add(zMean, tf.mul(tf.exp(tf.div(zLogVar, 2)), eps));
+}
+
 /** The tensor that flows into layer `name` of `model` in inference mode (the layer itself is not run). */
 export function layerInput(model: tfl.LayersModel, inputs: readonly Tensor[], name: string): Tensor {
   const layer = model.getLayer(name);
@@ -139,7 +152,7 @@ function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: b
     if (layer === stopAt) break;
     if (layer.getClassName() === 'InputLayer') continue;
     // Each layer of these models is called exactly once, so its only inbound node is this graph's.
-    if (layer.inboundNodes.length !== 1) throw new RangeError(`runModel: layer ${layer.name} of ${model.name} is used in ${layer.inboundNodes.length} graphs; build a fresh model instead of sharing layers`);
+    if (layer.inboundNodes.length !== 1) throw new RangeError(`layer ${layer.name} of ${model.name} is used in ${layer.inboundNodes.length} graphs; build a fresh model instead of sharing layers`);
     const node = layer.inboundNodes[0]!;
     const args = node.inputTensors.map((s) => values.get(s.id)!);
     const out = layer.apply(args.length === 1 ? args[0]! : args, { training }) as Tensor | Tensor[];

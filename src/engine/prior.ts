@@ -8,9 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { NUM_CLASSES, PIXELS, type MnistSet } from './data.js';
+import { NUM_CLASSES, type MnistSet } from './data.js';
 import { CheckpointError } from './errors.js';
-import { runModel } from './model.js';
+import { modelInputs, runModel } from './model.js';
 import { createRng, type Rng } from './rng.js';
 
 /** One mixture: K weights, K means [d], K lower-triangular Cholesky factors of the covariances [d*d, row-major]. */
@@ -142,9 +142,7 @@ export async function encodeLatentMeans(encoder: tfl.LayersModel, set: MnistSet,
   for (let start = 0; start < set.count; start += batchSize) {
     const size = Math.min(batchSize, set.count - start);
     const zMean = tf.tidy(() => {
-      const images = tf.tensor4d(set.images.subarray(start * PIXELS, (start + size) * PIXELS), [size, 28, 28, 1]);
-      const labels = tf.cast(tf.oneHot(tf.tensor1d(set.labels.subarray(start, start + size), 'int32'), NUM_CLASSES), 'float32');
-      return runModel(encoder, [images, labels], false)[0]!;
+      return runModel(encoder, modelInputs(set, start, size), false)[0]!;
     });
     out.set(await zMean.data(), start * latentDim);
     zMean.dispose();

@@ -29,7 +29,7 @@ import { batchRanges, gatherBatch, loadMnist, sliceBatch, NUM_CLASSES, IMAGE_SIZ
 import { InvalidArgumentError } from './errors.js';
 import { decodeToImages } from './generator.js';
 import { createAutoStep } from './parallel/index.js';
-import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, runModel, seedWeights, type Cvae, type ModelConfig } from './model.js';
+import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, runModel, sampleLatent, seedWeights, type Cvae, type ModelConfig } from './model.js';
 import { preciseBatchNorm, PRECISE_BN_IMAGES } from './batchnorm-stats.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
@@ -154,7 +154,7 @@ export function createAdam(model: Cvae, learningRate: number): Adam {
 /** The three loss terms as scalars, from the batch tensors (training = true updates BatchNorm's moving statistics). */
 export function cvaeLoss(model: Cvae, images: tf.Tensor4D, labels: tf.Tensor2D, eps: tf.Tensor2D, gamma: number, training: boolean): { loss: tf.Scalar; recon: tf.Scalar; kl: tf.Scalar } {
   const [zMean, zLogVar] = runModel(model.encoder, [images, labels], training) as [tf.Tensor2D, tf.Tensor2D];
-  const z = tf.add(zMean, tf.mul(tf.exp(tf.div(zLogVar, 2)), eps));
+  const z = sampleLatent(zMean, zLogVar, eps);
   const decoded = runModel(model.decoder, [z, labels], training)[0]!;
   const recon = tf.mean(tf.squaredDifference(images, decoded)) as tf.Scalar;
   const klPerSample = tf.mul(-0.5, tf.sum(tf.sub(tf.sub(tf.add(1, zLogVar), tf.square(zMean)), tf.exp(zLogVar)), -1));
