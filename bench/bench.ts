@@ -21,7 +21,8 @@ import { gatherBatch, loadMnist } from '../src/engine/data.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, runModel, seedWeights } from '../src/engine/model.js';
 import { createParallelStep, defaultRanks } from '../src/engine/parallel/index.js';
 import { createRng, normals, permutation } from '../src/engine/rng.js';
-import { createAdam, createLocalStep, type StepContext, type TrainStep } from '../src/engine/train.js';
+import { createAdam } from '../src/engine/adam.js';
+import { createLocalStep, type StepContext, type TrainStep } from '../src/engine/step.js';
 import type { BackendChoice } from '../src/engine/types.js';
 import { PROMPT } from '../src/ui/reducer.js';
 

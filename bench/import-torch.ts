@@ -21,7 +21,7 @@ import { buildCvae, DEFAULT_MODEL_CONFIG, modelInputs, runModel } from '../src/e
 import { PRECISE_BN_IMAGES, preciseBatchNorm } from '../src/engine/batchnorm-stats.js';
 import { fitLatentPrior } from '../src/engine/prior.js';
 import { createRng } from '../src/engine/rng.js';
-import { evaluateCvae } from '../src/engine/train.js';
+import { evaluateCvae } from '../src/engine/step.js';
 import type { BackendName, BackendChoice } from '../src/engine/types.js';
 import { VERSION } from '../src/version.js';
 

@@ -8,7 +8,8 @@ import { initBackend } from '../src/engine/backend.js';
 import { loadMnist, sliceBatch } from '../src/engine/data.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG } from '../src/engine/model.js';
 import { createRng, normals } from '../src/engine/rng.js';
-import { createAdam, createLocalStep } from '../src/engine/train.js';
+import { createAdam } from '../src/engine/adam.js';
+import { createLocalStep } from '../src/engine/step.js';
 import type { BackendChoice } from '../src/engine/types.js';
 import { useStockWasmKernels } from '../src/engine/wasm-kernels/index.js';
 

@@ -11,7 +11,8 @@ import { backupDirOf, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from
 import { CheckpointError } from '../src/engine/errors.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae } from '../src/engine/model.js';
 import { createRng, normals } from '../src/engine/rng.js';
-import { createAdam, createLocalStep } from '../src/engine/train.js';
+import { createAdam } from '../src/engine/adam.js';
+import { createLocalStep } from '../src/engine/step.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cvae-ck-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -3,12 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadMnist, sliceBatch, type MnistSet } from '../src/engine/data.js';
-import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae } from '../src/engine/model.js';
+import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, trainableVariables, type Cvae } from '../src/engine/model.js';
 import { createAutoStep, createParallelStep, ParallelTrainingError, splitRows, type ParallelStep } from '../src/engine/parallel/index.js';
 import { InvalidArgumentError } from '../src/engine/errors.js';
 import { statVariables, trainable } from '../src/engine/parallel/replica.js';
 import { createRng, normals } from '../src/engine/rng.js';
-import { computeGradients, createAdam, trainCheckpoint, type StepContext, type TrainBatch, type TrainStep } from '../src/engine/train.js';
+import { createAdam } from '../src/engine/adam.js';
+import { createLocalStep, type StepContext, type TrainBatch } from '../src/engine/step.js';
+import { trainCheckpoint } from '../src/engine/train.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../src/engine/types.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -25,17 +27,6 @@ function seededModel(): Cvae {
 
 function batchOf(start: number, size: number, seed: number): TrainBatch {
   return { ...sliceBatch(data, start, start + size), eps: normals(size * DEFAULT_MODEL_CONFIG.latentDim, createRng(seed, 'eps')) };
-}
-
-function rows(batch: TrainBatch, start: number, end: number): TrainBatch {
-  const latent = batch.eps.length / batch.size;
-  return {
-    size: end - start,
-    images: batch.images.slice(start * 784, end * 784),
-    onehot: batch.onehot.slice(start * 10, end * 10),
-    labels: batch.labels.slice(start, end),
-    eps: batch.eps.slice(start * latent, end * latent),
-  };
 }
 
 async function values(vars: readonly tf.Tensor[]): Promise<Float32Array[]> {
@@ -76,36 +67,38 @@ describe('data-parallel step (2 threads)', () => {
     if (model) disposeCvae(model);
   });
 
-  it('equals averaging the gradients of each half on one thread, then the same Adam (weights, BatchNorm statistics, metrics)', async () => {
-    // The reference: a second replica with the same weights does each half here, in sequence.
+  it('trains 8 steps from one seed exactly as one thread does: losses, weights and BatchNorm statistics (synchronised BatchNorm)', async () => {
+    // The reference: the same seed and batches on this thread alone. The two differ only in the
+    // order of float summation, so they agree to float32 rounding; BatchNorm per thread instead of
+    // over the whole batch moves the KL by ~1e-3 relative within a few steps.
     const reference = seededModel();
     const refAdam = createAdam(reference, 1e-3);
-    for (const [i, start] of [0, 16, 32].entries()) {
-      const batch = batchOf(start, 15, i);
+    const refStep = createLocalStep({ model: reference, optimizer: refAdam, gamma: GAMMA, config: DEFAULT_MODEL_CONFIG });
+    const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+    // Biases right before a BatchNorm have a gradient of exactly 0 in exact arithmetic (the
+    // normalisation removes them), so theirs is rounding noise that Adam scales up to ~lr per step;
+    // the moving mean of that BatchNorm inherits it. Everything else must agree.
+    const noise = /(enc_conv1|dec_conv4)\/bias$/;
+    for (let i = 0; i < 8; i++) {
+      // An odd size on the last step: 8 rows here, 7 on the worker.
+      const batch = batchOf(16 * (i % 4), i === 7 ? 15 : 16, i);
       const got = await step.run(batch);
-
-      const refStats = statVariables(reference);
-      const before = await values(refStats);
-      const a = computeGradients(reference, rows(batch, 0, 8), GAMMA);
-      const afterA = await values(refStats);
-      // Each thread starts from the same moving statistics; the update is averaged by row count.
-      refStats.forEach((v, j) => v.assign(tf.tensor(before[j]!, v.shape)));
-      const b = computeGradients(reference, rows(batch, 8, 15), GAMMA);
-      const afterB = await values(refStats);
-      refStats.forEach((v, j) => v.assign(tf.tensor(afterA[j]!.map((x, k) => (8 * x + 7 * afterB[j]![k]!) / 15), v.shape)));
-      const grads = a.grads.map((g, j) => tf.tidy(() => tf.div(tf.add(tf.mul(g, 8), tf.mul(b.grads[j]!, 7)), 15)));
-      refAdam.apply(grads);
-      tf.dispose([...grads, ...a.grads, ...b.grads]);
-
-      assert.ok(Math.abs(got.loss - (8 * a.metrics.loss + 7 * b.metrics.loss) / 15) < 1e-6, `step ${i} loss`);
-      assert.ok(Math.abs(got.kl - (8 * a.metrics.kl + 7 * b.metrics.kl) / 15) < 1e-5, `step ${i} kl`);
-      const dWeights = maxAbsDiff(await values(trainable(model)), await values(trainable(reference)));
-      const dStats = maxAbsDiff(await values(statVariables(model)), await values(statVariables(reference)));
-      // Adam divides by sqrt(v), so float32 rounding in the averaging shows at ~1e-5 after a few
-      // steps; an unaveraged or misassigned gradient moves weights by ~lr = 1e-3.
-      assert.ok(dWeights < 1e-4, `step ${i}: weights differ by ${dWeights}`);
-      assert.ok(dStats < 1e-5, `step ${i}: moving statistics differ by ${dStats}`);
+      const want = await refStep.run(batch);
+      assert.ok(relative(got.loss, want.loss) < 1e-5, `step ${i} loss ${got.loss} vs ${want.loss}`);
+      assert.ok(relative(got.kl, want.kl) < 1e-4, `step ${i} kl ${got.kl} vs ${want.kl}`);
     }
+    const names = trainableVariables(model).map((v) => v.name);
+    const [ours, theirs] = [await values(trainable(model)), await values(trainable(reference))];
+    ours.forEach((w, i) => {
+      if (noise.test(names[i]!)) return;
+      let diff = 0;
+      let norm = 0;
+      w.forEach((x, j) => ((diff += (x - theirs[i]![j]!) ** 2), (norm += theirs[i]![j]! ** 2)));
+      assert.ok(Math.sqrt(diff / norm) < 1e-4, `${names[i]} differs by ${Math.sqrt(diff / norm)} (relative)`);
+    });
+    const [ourStats, theirStats] = [await values(statVariables(model)), await values(statVariables(reference))];
+    // [encoder mean, encoder variance, decoder mean (inherits the bias noise), decoder variance]
+    for (const k of [0, 1, 3]) assert.ok(maxAbsDiff([ourStats[k]!], [theirStats[k]!]) < 1e-5, `moving statistic ${k}`);
     refAdam.dispose();
     disposeCvae(reference);
   });

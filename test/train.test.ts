@@ -5,12 +5,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadCheckpoint, readCheckpointMeta, summarizeCheckpoint, trainableVariables } from '../src/engine/checkpoint.js';
+import { loadCheckpoint, readCheckpointMeta, summarizeCheckpoint } from '../src/engine/checkpoint.js';
+import { trainableVariables } from '../src/engine/model.js';
 import { batchRanges, gatherBatch, loadMnist, type MnistSet } from '../src/engine/data.js';
 import { InvalidArgumentError } from '../src/engine/errors.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights } from '../src/engine/model.js';
 import { createRng, normals, permutation } from '../src/engine/rng.js';
-import { Adam, createAdam, createLocalStep, trainCheckpoint, type StepMetrics } from '../src/engine/train.js';
+import { Adam, createAdam } from '../src/engine/adam.js';
+import { createLocalStep, type StepMetrics } from '../src/engine/step.js';
+import { trainCheckpoint } from '../src/engine/train.js';
 import { DEFAULT_TRAIN_OPTIONS, type BatchReport, type EpochReport } from '../src/engine/types.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cvae-train-'));

@@ -7,9 +7,10 @@ import { cachedPhaseKernelCount } from '../src/engine/wasm-kernels/conv2d-backpr
 import { CUSTOM_WASM_KERNELS, registerWasmKernels, useStockWasmKernels } from '../src/engine/wasm-kernels/index.js';
 import { loadMnist, sliceBatch } from '../src/engine/data.js';
 import { buildCvae, disposeCvae, seedWeights } from '../src/engine/model.js';
-import { trainableVariables } from '../src/engine/checkpoint.js';
+import { trainableVariables } from '../src/engine/model.js';
 import { createRng, normals } from '../src/engine/rng.js';
-import { computeGradients, createAdam } from '../src/engine/train.js';
+import { createAdam } from '../src/engine/adam.js';
+import { computeGradients } from '../src/engine/step.js';
 
 type Pad = 'same' | 'valid';
 interface ConvCase {

@@ -18,7 +18,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { backupDirOf, fsyncDir, recoverDir, replaceDirAtomic, writeFileSynced } from '../fs-atomic.js';
 import { CheckpointError } from './errors.js';
-import { DEFAULT_MODEL_CONFIG, type Cvae, type ModelConfig } from './model.js';
+import type { OptimizerSnapshot } from './adam.js';
+import { CVAE_PARTS, DEFAULT_MODEL_CONFIG, trainableVariables, type Cvae, type ModelConfig } from './model.js';
 import { validateLatentPrior, type LatentPrior } from './prior.js';
 import type { BackendName, CheckpointSummary } from './types.js';
 
@@ -80,14 +81,6 @@ export interface CheckpointMeta {
   readonly savedAt: string;
 }
 
-/** Adam's state as plain arrays, aligned with `OptimizerManifest.variables`. */
-export interface OptimizerSnapshot {
-  readonly step: number;
-  readonly names: readonly string[];
-  readonly m: readonly Float32Array[];
-  readonly v: readonly Float32Array[];
-}
-
 /** A loaded checkpoint. The caller owns (and disposes) the models. */
 export interface LoadedCheckpoint {
   readonly dir: string;
@@ -107,7 +100,7 @@ export interface SaveOptions {
 
 const META_FILE = 'meta.json';
 const OPTIMIZER_FILE = 'optimizer.bin';
-const PARTS = ['encoder', 'decoder'] as const;
+const PARTS = CVAE_PARTS;
 
 /** The sibling that holds the previous checkpoint while a save swaps directories. */
 export { backupDirOf };
@@ -217,12 +210,6 @@ export function summarizeCheckpoint(dir: string, meta: CheckpointMeta): Checkpoi
   };
 }
 
-/** Trainable variables of both models in a fixed order, named `<model>/<weight>`; the order Adam's state is stored in. */
-export function trainableVariables(model: Cvae): Array<{ name: string; variable: tf.Variable }> {
-  return PARTS.flatMap((part) =>
-    model[part].trainableWeights.map((w) => ({ name: `${part}/${w.originalName}`, variable: w.read() as tf.Variable })),
-  );
-}
 
 // ---- internals ----------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import { tensor, type Tensor } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type MnistSet } from './data.js';
 import type { Rng } from './rng.js';
+import { syncBatchNorm, type BatchReducer } from './batchnorm-sync.js';
 
 /** The architecture's free parameters; saved in every checkpoint and read first on load. */
 export interface ModelConfig {
@@ -100,6 +101,19 @@ export function buildCvae(config: ModelConfig = DEFAULT_MODEL_CONFIG): Cvae {
   return { encoder: buildEncoder(config), decoder: buildDecoder(config) };
 }
 
+/** The two parts of a model, in the order every flat weight layout uses (encoder, then decoder). */
+export const CVAE_PARTS = ['encoder', 'decoder'] as const;
+
+/**
+ * The trainable variables, named `<part>/<layer>/<weight>`, in one fixed order: the order of
+ * gradients, Adam's state, the optimizer file and the data-parallel buffers.
+ */
+export function trainableVariables(model: Cvae): Array<{ name: string; variable: tf.Variable }> {
+  return CVAE_PARTS.flatMap((part) =>
+    model[part].trainableWeights.map((w) => ({ name: `${part}/${w.originalName}`, variable: w.read() as tf.Variable })),
+  );
+}
+
 /** Disposes both models' weights. */
 export function disposeCvae(model: Cvae): void {
   model.encoder.dispose();
@@ -113,9 +127,11 @@ export function disposeCvae(model: Cvae): void {
  * silently use its moving statistics while training. Here each layer is applied in the model's own
  * topological order (`model.layers`) with `{training}`: BatchNorm then normalises with the batch
  * statistics and updates its moving mean / variance, as Keras does inside `fit`.
+ * With `batchNorm`, training-mode BatchNorm takes its statistics over the whole batch that the
+ * reducer spans (see batchnorm-sync.ts), the trainer's path on one thread or many.
  */
-export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean): Tensor[] {
-  const values = traverse(model, inputs, training);
+export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean, batchNorm?: BatchReducer): Tensor[] {
+  const values = traverse(model, inputs, training, undefined, batchNorm);
   return model.outputs.map((output) => values.get(output.id)!);
 }
 
@@ -141,7 +157,7 @@ export function layerInput(model: tfl.LayersModel, inputs: readonly Tensor[], na
 }
 
 /** Applies the layers in topological order with `{training}`, up to (not including) `stopAt`; returns every value by symbolic id. */
-function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean, stopAt?: tfl.layers.Layer): Map<number, Tensor> {
+function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean, stopAt?: tfl.layers.Layer, batchNorm?: BatchReducer): Map<number, Tensor> {
   const values = new Map<number, Tensor>();
   model.inputs.forEach((input, i) => {
     const value = inputs[i];
@@ -155,7 +171,10 @@ function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: b
     if (layer.inboundNodes.length !== 1) throw new RangeError(`layer ${layer.name} of ${model.name} is used in ${layer.inboundNodes.length} graphs; build a fresh model instead of sharing layers`);
     const node = layer.inboundNodes[0]!;
     const args = node.inputTensors.map((s) => values.get(s.id)!);
-    const out = layer.apply(args.length === 1 ? args[0]! : args, { training }) as Tensor | Tensor[];
+    const out =
+      training && batchNorm && layer.getClassName() === 'BatchNormalization'
+        ? syncBatchNorm(layer, args[0]!, batchNorm)
+        : (layer.apply(args.length === 1 ? args[0]! : args, { training }) as Tensor | Tensor[]);
     const outs = Array.isArray(out) ? out : [out];
     node.outputTensors.forEach((s, i) => values.set(s.id, outs[i]!));
   }

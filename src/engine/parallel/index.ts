@@ -1,28 +1,28 @@
 /**
- * Data-parallel training over worker threads: a `TrainStep` (see train.ts) that splits each batch
+ * Data-parallel training over worker threads: a `TrainStep` (see step.ts) that splits each batch
  * across this thread and `ranks - 1` workers, each with its own tfjs backend and model replica.
  *
  * Per step: the workers' rows go into their shared buffers and they start; this thread computes
- * the gradients of its own rows meanwhile; the gradients are averaged weighted by row count (the
- * loss is a per-batch mean, so this is the full batch's gradient, up to BatchNorm using per-part
- * batch statistics); the engine's Adam applies them here; the BatchNorm moving statistics are
- * averaged the same way (their update is linear in the batch statistics); and the new weights are
- * written to the shared weights buffer, which every worker loads before its next step. One thread
- * owns the optimizer, so the replicas cannot drift apart.
+ * its own rows meanwhile. Each part computes its share of the whole batch's loss, and BatchNorm is
+ * synchronised (batchnorm-sync.ts, over the shared all-reduce of collective.ts): every part
+ * normalises with the statistics of all rows, so the parts' gradients sum to exactly the gradient
+ * one thread would compute for the whole batch, and every part moves the moving statistics the
+ * same way. The engine's Adam applies the summed gradients here, and the new weights (and this
+ * thread's moving statistics) go to the shared weights buffer, which every worker loads before its
+ * next step. One thread owns the optimizer, so the replicas cannot drift apart.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { EngineError, InvalidArgumentError } from '../errors.js';
-import { computeGradients, createLocalStep, type StepContext, type StepMetrics, type TrainBatch, type TrainStep } from '../train.js';
+import { InvalidArgumentError } from '../errors.js';
+import { computeGradients, createLocalStep, type StepContext, type StepMetrics, type TrainBatch, type TrainStep } from '../step.js';
 import type { BackendName } from '../types.js';
+import { collectiveBuffer, SharedReducer } from './collective.js';
+import { ParallelTrainingError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
-import { readVariables, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
+import { batchNormWidth, readVariables, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
 
-/** A worker thread failed to start or to compute its part of a step. */
-export class ParallelTrainingError extends EngineError {
-  override readonly name = 'ParallelTrainingError';
-}
+export { ParallelTrainingError };
 
 export interface ParallelOptions {
   /** Threads computing gradients, this one included (default: the number of cores). */
@@ -107,6 +107,9 @@ export async function createParallelStep(context: StepContext, options: Parallel
   const maxRows = Math.ceil(maxBatch / ranks);
 
   const weights = new Float32Array(new SharedArrayBuffer((nTrainable + nStats) * 4));
+  const width = batchNormWidth(model);
+  const sync = collectiveBuffer(ranks, width);
+  const reducer = new SharedReducer(sync, 0, ranks, width);
   const publishWeights = () => writeTensors(stats, weights, writeTensors(vars, weights));
   publishWeights();
 
@@ -135,7 +138,10 @@ export async function createParallelStep(context: StepContext, options: Parallel
         onehot: new SharedArrayBuffer(maxRows * config.numClasses * 4),
         eps: new SharedArrayBuffer(maxRows * config.latentDim * 4),
         labels: new SharedArrayBuffer(maxRows),
-        grads: new SharedArrayBuffer((nTrainable + nStats) * 4),
+        grads: new SharedArrayBuffer(nTrainable * 4),
+        sync,
+        ranks,
+        syncWidth: width,
       };
       const worker = new Worker(workerUrl(), { workerData: init });
       const handle: WorkerHandle = {
@@ -179,13 +185,17 @@ export async function createParallelStep(context: StepContext, options: Parallel
     throw error;
   }
 
-  const sum = new Float32Array(nTrainable + nStats);
+  const sum = new Float32Array(nTrainable);
   return {
     workers: handles.map((h) => h.worker),
     async run(batch: TrainBatch): Promise<StepMetrics> {
       if (batch.size > ranks * maxRows) throw new ParallelTrainingError(`batch of ${batch.size} exceeds the parallel step's maximum ${ranks * maxRows}`);
+      // A worker known to be gone would leave this thread waiting for it at the first BatchNorm sync.
+      const gone = handles.find((h) => h.failure);
+      if (gone) throw gone.failure;
       const latent = batch.eps.length / batch.size;
       const rows = splitRows(batch.size, ranks);
+      const parts = rows.filter((n) => n > 0).length;
       const own = rows[0]!;
       const pending: Array<Promise<FromWorker>> = [];
       let start = own;
@@ -197,22 +207,30 @@ export async function createParallelStep(context: StepContext, options: Parallel
         h.eps.set(batch.eps.subarray(start * latent, (start + n) * latent));
         h.labels.set(batch.labels.subarray(start, start + n));
         const answer = nextMessage(h);
-        h.worker.postMessage({ type: 'step', size: n, gamma: context.gamma } satisfies ToWorker);
+        h.worker.postMessage({ type: 'step', size: n, rows: batch.size, parts, gamma: context.gamma } satisfies ToWorker);
         pending.push(answer);
         start += n;
       }
-      // This thread's rows, while the workers compute theirs.
-      const mine = computeGradients(
-        model,
-        {
-          size: own,
-          images: batch.images.subarray(0, own * side * side),
-          onehot: batch.onehot.subarray(0, own * config.numClasses),
-          labels: batch.labels.subarray(0, own),
-          eps: batch.eps.subarray(0, own * latent),
-        },
-        context.gamma,
-      );
+      // This thread's rows, while the workers compute theirs; BatchNorm meets them mid-pass.
+      let mine: ReturnType<typeof computeGradients>;
+      try {
+        mine = computeGradients(
+          model,
+          {
+            size: own,
+            images: batch.images.subarray(0, own * side * side),
+            onehot: batch.onehot.subarray(0, own * config.numClasses),
+            labels: batch.labels.subarray(0, own),
+            eps: batch.eps.subarray(0, own * latent),
+          },
+          context.gamma,
+          { rows: batch.size, reducer: reducer.forStep(parts) },
+        );
+      } catch (error) {
+        reducer.abort();
+        await Promise.allSettled(pending);
+        throw error;
+      }
       const answers = await Promise.allSettled(pending);
       const failed = answers.find((a) => a.status === 'rejected');
       if (failed) {
@@ -220,11 +238,10 @@ export async function createParallelStep(context: StepContext, options: Parallel
         throw failed.reason;
       }
 
-      // Row-weighted means of gradients, moving statistics and metrics.
-      const w0 = own / batch.size;
-      writeTensors(stats, sum, writeTensors(mine.grads, sum));
+      // The parts' gradients sum to the whole batch's; metrics are row-weighted means.
+      writeTensors(mine.grads, sum);
       tf.dispose(mine.grads);
-      for (let i = 0; i < sum.length; i++) sum[i]! *= w0;
+      const w0 = own / batch.size;
       const metrics = { loss: mine.metrics.loss * w0, recon: mine.metrics.recon * w0, kl: mine.metrics.kl * w0 };
       let k = 0;
       for (const [i, h] of handles.entries()) {
@@ -233,12 +250,11 @@ export async function createParallelStep(context: StepContext, options: Parallel
         const done = expect((answers[k++] as PromiseFulfilledResult<FromWorker>).value, 'done', i + 1);
         const w = n / batch.size;
         const g = h.grads;
-        for (let j = 0; j < sum.length; j++) sum[j]! += w * g[j]!;
+        for (let j = 0; j < sum.length; j++) sum[j]! += g[j]!;
         metrics.loss += done.loss * w;
         metrics.recon += done.recon * w;
         metrics.kl += done.kl * w;
       }
-      readVariables(stats, sum, nTrainable);
       const grads = tf.tidy(() => {
         let offset = 0;
         return vars.map((v) => {

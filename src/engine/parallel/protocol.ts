@@ -19,11 +19,16 @@ export interface WorkerInit {
   readonly onehot: SharedArrayBuffer;
   readonly eps: SharedArrayBuffer;
   readonly labels: SharedArrayBuffer;
-  /** This worker's gradients (trainable count), then its moving statistics after the step. */
+  /** This worker's share of the gradients (trainable count). */
   readonly grads: SharedArrayBuffer;
+  /** The synchronised-BatchNorm all-reduce (collective.ts) over `ranks` parts of `syncWidth` numbers. */
+  readonly sync: SharedArrayBuffer;
+  readonly ranks: number;
+  readonly syncWidth: number;
 }
 
-export type ToWorker = { readonly type: 'step'; readonly size: number; readonly gamma: number } | { readonly type: 'close' };
+/** A step: this worker's `size` rows of a batch of `rows`, split over ranks 0 .. parts-1. */
+export type ToWorker = { readonly type: 'step'; readonly size: number; readonly rows: number; readonly parts: number; readonly gamma: number } | { readonly type: 'close' };
 
 export type FromWorker =
   | { readonly type: 'ready'; readonly trainable: number; readonly stats: number }

@@ -1,11 +1,11 @@
 /**
  * Moving a model's weights in and out of flat Float32Arrays, in the same order on every thread:
- * the trainable variables (checkpoint.ts `trainableVariables` order) then the BatchNorm moving
+ * the trainable variables (model.ts `trainableVariables` order) then the BatchNorm moving
  * statistics (non-trainable weights, encoder then decoder).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { trainableVariables } from '../checkpoint.js';
-import type { Cvae } from '../model.js';
+import { batchNormLayers } from '../batchnorm-stats.js';
+import { trainableVariables, type Cvae } from '../model.js';
 
 /** The non-trainable variables (BatchNorm moving mean / variance), in a fixed order. */
 export function statVariables(model: Cvae): tf.Variable[] {
@@ -39,4 +39,10 @@ export function readVariables(vars: readonly tf.Variable[], src: Float32Array, o
     }
   });
   return offset;
+}
+
+/** Numbers one synchronised-BatchNorm all-reduce carries at most: two per channel of the widest layer. */
+export function batchNormWidth(model: Cvae): number {
+  const channels = [model.encoder, model.decoder].flatMap((m) => batchNormLayers(m)).map((layer) => (layer.getWeights()[0]!.shape as number[])[0]!);
+  return 2 * Math.max(1, ...channels) + 1;
 }

@@ -1,12 +1,13 @@
 /**
  * A data-parallel training worker: its own tfjs backend and model replica. Per step it loads the
- * shared weights, computes the gradients of its rows with the engine's own `computeGradients`,
- * and writes them, plus its BatchNorm moving statistics, to its shared buffer.
+ * shared weights, computes its rows' share of the batch gradient with the engine's own
+ * `computeGradients` (BatchNorm synchronised with the other threads), and writes it to its buffer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend.js';
 import { buildCvae } from '../model.js';
-import { computeGradients } from '../train.js';
+import { computeGradients } from '../step.js';
+import { SharedReducer } from './collective.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import { readVariables, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
 import * as tf from '@tensorflow/tfjs-core';
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
   const side = init.config.imageSize;
   const latent = init.config.latentDim;
   const classes = init.config.numClasses;
+  const reducer = new SharedReducer(init.sync, init.rank, init.ranks, init.syncWidth);
 
   port.on('message', (message: ToWorker) => {
     if (message.type === 'close') {
@@ -45,11 +47,13 @@ async function main(): Promise<void> {
         labels: labels.slice(0, n),
         eps: eps.slice(0, n * latent),
       };
-      const { grads: g, metrics } = computeGradients(model, batch, message.gamma);
-      writeTensors(stats, grads, writeTensors(g, grads));
+      const { grads: g, metrics } = computeGradients(model, batch, message.gamma, { rows: message.rows, reducer: reducer.forStep(message.parts) });
+      writeTensors(g, grads);
       tf.dispose(g);
       post({ type: 'done', ...metrics });
     } catch (error) {
+      // Wake the threads waiting for this one at a BatchNorm sync.
+      reducer.abort();
       post({ type: 'error', message: error instanceof Error ? error.message : String(error) });
     }
   });
