@@ -1,0 +1,145 @@
+/**
+ * The fidelity study: does our trainer train the notebook's model as well as the same recipe in PyTorch,
+ * and the same on 1 thread as on N?
+ *
+ *   node --import tsx bench/fidelity.ts --out /work/fidelity [--epochs 5] [--seeds 1,2,3] [--samples 300]
+ *   node --import tsx bench/fidelity.ts --out /work/fidelity --report     # the markdown table only
+ *
+ * Three trainers, each with every seed, the full data and the same number of epochs:
+ *   ours-1   `cvae-repl train --threads 1`
+ *   ours-N   `cvae-repl train --threads <cores>` (synchronised BatchNorm)
+ *   torch    bench/torch_train.py (the PyTorch peer), imported with bench/import-torch.ts --precise-bn,
+ *            so it gets the same finish (exact BatchNorm statistics, latent density) as ours.
+ * Each model is scored by `cvae-repl eval --json` (the shipped classifier, one eval seed for all).
+ *
+ * Resumable: a finished run (eval.json) is skipped, an interrupted one of ours continues with --resume,
+ * an interrupted PyTorch run starts again. Runs go seed by seed, so a partial study is still balanced.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: flags } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    epochs: { type: 'string', default: '5' },
+    seeds: { type: 'string', default: '1,2,3' },
+    samples: { type: 'string', default: '300' },
+    threads: { type: 'string', default: String(Math.max(2, os.availableParallelism())) },
+    report: { type: 'boolean', default: false },
+  },
+});
+if (!flags.out) {
+  console.error('usage: node --import tsx bench/fidelity.ts --out <dir> [--epochs 5] [--seeds 1,2,3] [--samples 300] [--report]');
+  process.exit(2);
+}
+const root = path.resolve(import.meta.dirname, '..');
+const out = path.resolve(flags.out);
+const epochs = Number(flags.epochs);
+const seeds = flags.seeds.split(',').map(Number);
+const threads = Number(flags.threads);
+const TRAINERS = ['ours-1', `ours-${threads}`, 'torch'] as const;
+const cli = path.join(root, 'dist', 'cli.js');
+
+function run(command: string, args: string[], log: string): void {
+  console.log(`[${new Date().toISOString().slice(11, 19)}] ${log}: ${command} ${args.join(' ')}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) throw new Error(`${log} failed (exit ${result.status ?? result.signal})`);
+}
+
+async function epochsIn(checkpoint: string): Promise<number> {
+  try {
+    return (JSON.parse(await readFile(path.join(checkpoint, 'meta.json'), 'utf8')) as { epochsTrained: number }).epochsTrained;
+  } catch {
+    return 0;
+  }
+}
+
+async function trainOne(trainer: string, seed: number, dir: string): Promise<void> {
+  const checkpoint = path.join(dir, 'checkpoint');
+  if (trainer === 'torch') {
+    const torchOut = path.join(dir, 'torch');
+    if (!existsSync(path.join(torchOut, 'weights.json'))) {
+      run('/usr/bin/python3', [path.join(root, 'bench', 'torch_train.py'), '--epochs', String(epochs), '--seed', String(seed), '--threads', String(threads), '--out', torchOut], `${trainer} seed ${seed}`);
+    }
+    if (!existsSync(path.join(checkpoint, 'meta.json'))) {
+      run(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'import-torch.ts'), torchOut, '--checkpoint', checkpoint, '--precise-bn'], `import ${trainer} seed ${seed}`);
+    }
+    return;
+  }
+  const workers = trainer === 'ours-1' ? 1 : threads;
+  const done = await epochsIn(checkpoint);
+  if (done >= epochs) return;
+  const args = done > 0
+    ? ['train', '--resume', '--epochs', String(epochs - done), '--threads', String(workers), '--checkpoint', checkpoint]
+    : ['train', '--epochs', String(epochs), '--seed', String(seed), '--threads', String(workers), '--checkpoint', checkpoint];
+  if (done === 0) await rm(checkpoint, { recursive: true, force: true });
+  run(process.execPath, [cli, ...args], `${trainer} seed ${seed}`);
+}
+
+interface Row { trainer: string; seed: number; mse: number; mseAtMean: number; kl: number; fitted: number; fittedWorst: number; fittedFrechet: number; prior: number; priorFrechet: number; trainSeconds: number }
+
+async function readRow(trainer: string, seed: number): Promise<Row | null> {
+  const dir = path.join(out, `${trainer}-s${seed}`);
+  if (!existsSync(path.join(dir, 'eval.json'))) return null;
+  const evaluation = JSON.parse(await readFile(path.join(dir, 'eval.json'), 'utf8'));
+  const meta = JSON.parse(await readFile(path.join(dir, 'checkpoint', 'meta.json'), 'utf8'));
+  const r = evaluation.reconstruction;
+  const fitted = evaluation.recognisability.fitted;
+  const prior = evaluation.recognisability.prior;
+  return {
+    trainer, seed,
+    mse: r.mseSampled, mseAtMean: r.mseMean, kl: r.kl,
+    fitted: fitted.mean, fittedWorst: Math.min(...fitted.perDigit), fittedFrechet: fitted.frechet,
+    prior: prior.mean, priorFrechet: prior.frechet, trainSeconds: meta.wallSeconds,
+  };
+}
+
+function meanSd(values: number[]): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return 'n/a';
+  const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+  const sd = finite.length > 1 ? Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / (finite.length - 1)) : 0;
+  const digits = Math.abs(mean) < 0.1 ? 5 : 3;
+  return `${mean.toPrecision(digits)} ± ${sd.toPrecision(2)}`;
+}
+
+async function report(): Promise<void> {
+  const rows = (await Promise.all(TRAINERS.flatMap((t) => seeds.map((s) => readRow(t, s))))).filter((r): r is Row => r !== null);
+  const percent = (x: number) => x * 100;
+  console.log(`\n${epochs} epochs, full data; eval --samples ${flags.samples}; mean ± sample sd over the seeds listed\n`);
+  console.log('| trainer | seeds | test MSE (sampled z) | test MSE (z mean) | test KL | fitted recognised % | fitted worst digit % | fitted Frechet | prior recognised % | prior Frechet | train s |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const trainer of TRAINERS) {
+    const mine = rows.filter((r) => r.trainer === trainer);
+    if (mine.length === 0) continue;
+    const col = (f: (r: Row) => number) => meanSd(mine.map(f));
+    console.log(`| ${trainer} | ${mine.map((r) => r.seed).join(',')} | ${col((r) => r.mse)} | ${col((r) => r.mseAtMean)} | ${col((r) => r.kl)} | ${col((r) => percent(r.fitted))} | ${col((r) => percent(r.fittedWorst))} | ${col((r) => r.fittedFrechet)} | ${col((r) => percent(r.prior))} | ${col((r) => r.priorFrechet)} | ${col((r) => r.trainSeconds)} |`);
+  }
+  console.log('\nper run:');
+  for (const r of rows) console.log(`  ${r.trainer} seed ${r.seed}: MSE ${r.mse.toFixed(5)}, fitted ${percent(r.fitted).toFixed(1)}% (worst ${percent(r.fittedWorst).toFixed(1)}%), Frechet ${r.fittedFrechet.toFixed(2)}, prior ${percent(r.prior).toFixed(1)}%, Frechet ${r.priorFrechet.toFixed(1)}`);
+}
+
+if (!flags.report) {
+  if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run npm run build first');
+  await mkdir(out, { recursive: true });
+  for (const seed of seeds) {
+    for (const trainer of TRAINERS) {
+      const dir = path.join(out, `${trainer}-s${seed}`);
+      if (existsSync(path.join(dir, 'eval.json'))) continue;
+      await mkdir(dir, { recursive: true });
+      await trainOne(trainer, seed, dir);
+      const evalOut = path.join(dir, 'eval.json.partial');
+      const result = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(dir, 'checkpoint'), '--json', '--samples', flags.samples, '--seed', '0'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+      if (result.status !== 0) throw new Error(`eval of ${dir} failed: ${result.stderr}`);
+      await writeFile(evalOut, result.stdout);
+      await rename(evalOut, path.join(dir, 'eval.json'));
+      console.log(`[${new Date().toISOString().slice(11, 19)}] scored ${trainer} seed ${seed}`);
+      await report();
+    }
+  }
+}
+await report();
