@@ -34,3 +34,8 @@ export class CheckpointError extends EngineError {
 export class InvalidArgumentError extends EngineError {
   override readonly name = 'InvalidArgumentError';
 }
+
+/** The first line of an error's message: what goes into a one-line report. */
+export function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}

@@ -155,12 +155,17 @@ export async function encodeLatentMeans(encoder: tfl.LayersModel, set: MnistSet,
 /** Fits the per-digit mixtures to z_mean of the training set. `signal` aborts between digits (returns undefined). */
 export async function fitLatentPrior(encoder: tfl.LayersModel, set: MnistSet, latentDim: number, options: FitOptions & { signal?: AbortSignal } = {}): Promise<LatentPrior | undefined> {
   const codes = await encodeLatentMeans(encoder, set, latentDim);
+  return fitDigitMixtures(codes, set.labels, latentDim, options);
+}
+
+/** Fits one mixture per digit to the given codes (z_mean, [n * latentDim]) with their labels. */
+export async function fitDigitMixtures(codes: Float32Array, labels: Uint8Array, latentDim: number, options: FitOptions & { signal?: AbortSignal } = {}): Promise<LatentPrior | undefined> {
   const requested = options.components ?? DEFAULT_PRIOR_COMPONENTS;
   const digits: GaussianMixture[] = [];
   const samplesPerDigit: number[] = [];
   for (let digit = 0; digit < NUM_CLASSES; digit++) {
     if (options.signal?.aborted) return undefined;
-    const points = codesOfDigit(codes, set.labels, digit, latentDim);
+    const points = codesOfDigit(codes, labels, digit, latentDim);
     const n = points.length / latentDim;
     samplesPerDigit.push(n);
     if (n === 0) {
@@ -376,40 +381,4 @@ function logSumExp(values: Float64Array): number {
   let s = 0;
   for (const v of values) s += Math.exp(v - max);
   return max + Math.log(s);
-}
-
-/** Per-K result of `compareComponentCounts`. */
-export interface ComponentScore {
-  readonly components: number;
-  /** Mean log-density of the held-out codes under the per-digit mixtures fitted to the training codes (nats per code). */
-  readonly heldOutLogLikelihood: number;
-  readonly seconds: number;
-}
-
-/**
- * How the number of mixture components was chosen: fit per-digit mixtures with each K to training
- * codes and score held-out codes (e.g. the test set's z_mean). Higher is better.
- */
-export function compareComponentCounts(
-  train: { codes: Float32Array; labels: Uint8Array },
-  heldOut: { codes: Float32Array; labels: Uint8Array },
-  latentDim: number,
-  counts: readonly number[],
-  seed = 0,
-): ComponentScore[] {
-  return counts.map((K) => {
-    const started = performance.now();
-    let total = 0;
-    let n = 0;
-    for (let digit = 0; digit < NUM_CLASSES; digit++) {
-      const fitPoints = codesOfDigit(train.codes, train.labels, digit, latentDim);
-      const testPoints = codesOfDigit(heldOut.codes, heldOut.labels, digit, latentDim);
-      const m = testPoints.length / latentDim;
-      if (m === 0 || fitPoints.length === 0) continue;
-      const mixture = fitGaussianMixture(fitPoints, latentDim, componentsFor(fitPoints.length / latentDim, K), createRng(seed, 'prior', digit));
-      total += mixtureLogLikelihood(mixture, testPoints, latentDim) * m;
-      n += m;
-    }
-    return { components: K, heldOutLogLikelihood: total / n, seconds: (performance.now() - started) / 1000 };
-  });
 }

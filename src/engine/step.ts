@@ -119,31 +119,3 @@ export function createLocalStep(context: StepContext): TrainStep {
     },
   };
 }
-
-/** Test-set metrics in inference mode (BatchNorm moving statistics), z sampled with fixed noise so epochs compare. */
-export async function evaluateCvae(model: Cvae, set: MnistSet, gamma: number, latentDim: number, batchSize = 250): Promise<StepMetrics> {
-  const rng = createRng(0, 'evaluate');
-  let recon = 0;
-  let kl = 0;
-  for (const [start, end] of batchRanges(set.count, batchSize)) {
-    const batch = sliceBatch(set, start, end);
-    const eps = normals(batch.size * latentDim, rng);
-    const terms = tf.tidy(() => {
-      const images = tf.tensor4d(batch.images, [batch.size, IMAGE_SIZE, IMAGE_SIZE, 1]);
-      const labels = tf.tensor2d(batch.onehot, [batch.size, NUM_CLASSES]);
-      const r = cvaeLoss(model, images, labels, tf.tensor2d(eps, [batch.size, latentDim]), gamma, null);
-      return tf.stack([r.recon, r.kl]);
-    });
-    const [r, k] = (await terms.data()) as Float32Array;
-    terms.dispose();
-    recon += r! * batch.size;
-    kl += k! * batch.size;
-    await yieldToEventLoop();
-  }
-  return { recon: recon / set.count, kl: kl / set.count, loss: (recon + gamma * kl) / set.count };
-}
-
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

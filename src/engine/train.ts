@@ -16,7 +16,8 @@ import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae, t
 import { preciseBatchNorm, PRECISE_BN_IMAGES } from './batchnorm-stats.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
-import { evaluateCvae, type StepContext, type TrainStep } from './step.js';
+import { measureReconstruction } from './reconstruction.js';
+import type { StepContext, TrainStep } from './step.js';
 import type { BackendName, EpochReport, TrainCallbacks, TrainOptions, TrainOutcome } from './types.js';
 import { VERSION } from '../version.js';
 
@@ -135,12 +136,12 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
       if (aborted) break;
 
       status(`epoch ${epoch}: evaluating on ${test.count} test images`);
-      const testMetrics = await evaluateCvae(model, test, options.gamma, config.latentDim);
+      const testMetrics = await measureReconstruction(model, test);
       const preview = await decodeToImages(model.decoder, previewZ, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], config.latentDim);
       const seconds = (performance.now() - started) / 1000;
       wallSeconds += seconds;
       epochsTrained = epoch;
-      history.push({ epoch, loss: sums.loss / seen, recon: sums.recon / seen, kl: sums.kl / seen, testRecon: testMetrics.recon, testKl: testMetrics.kl, seconds });
+      history.push({ epoch, loss: sums.loss / seen, recon: sums.recon / seen, kl: sums.kl / seen, testRecon: testMetrics.mseSampled, testKl: testMetrics.kl, seconds });
       await save(null);
       const report: EpochReport = {
         epoch,
@@ -148,7 +149,7 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
         loss: sums.loss / seen,
         recon: sums.recon / seen,
         kl: sums.kl / seen,
-        testRecon: testMetrics.recon,
+        testRecon: testMetrics.mseSampled,
         testKl: testMetrics.kl,
         seconds,
         savedTo: options.checkpointDir,
@@ -175,8 +176,8 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
       }
       if (prior) {
         status(`evaluating the finished model on ${test.count} test images`);
-        const final = await evaluateCvae(model, test, options.gamma, config.latentDim);
-        await save(prior, { batchNormImages: images, testRecon: final.recon, testKl: final.kl });
+        const final = await measureReconstruction(model, test);
+        await save(prior, { batchNormImages: images, testRecon: final.mseSampled, testKl: final.kl });
         status(`saved ${options.checkpointDir} with exact BatchNorm statistics and the fitted latent density`);
       } else {
         aborted = true;
