@@ -23,7 +23,7 @@ import { fitLatentPrior } from '../src/engine/prior.js';
 import { createRng } from '../src/engine/rng.js';
 import { measureReconstruction } from '../src/engine/reconstruction.js';
 import type { BackendName, BackendChoice } from '../src/engine/types.js';
-import { VERSION } from '../src/version.js';
+import { VERSION } from '../src/engine/version.js';
 
 interface TorchRun {
   torch: string;

@@ -11,7 +11,7 @@ import { DEFAULT_TRAIN_OPTIONS, type SampleOptions, type TrainOptions } from './
 import type { ReplModel } from './explore/model.js';
 import type { SettingsStore } from './settings.js';
 import type { AppServices } from './ui/app.js';
-import { VERSION } from './version.js';
+import { VERSION } from './engine/version.js';
 
 /**
  * Test-only (CVAE_REPL_FAKE_GENERATOR=1): the deterministic generator from test/, so the UI runs

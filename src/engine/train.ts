@@ -19,7 +19,7 @@ import { createRng, freshSeed, normals, permutation } from './rng.js';
 import { measureReconstruction } from './reconstruction.js';
 import type { StepContext, TrainStep } from './step.js';
 import type { BackendName, EpochReport, TrainCallbacks, TrainOptions, TrainOutcome } from './types.js';
-import { VERSION } from '../version.js';
+import { VERSION } from './version.js';
 
 /** Extension points of `trainCheckpoint` beyond the shared TrainOptions (tests, the parallel trainer). */
 export interface TrainHooks {
