@@ -10,7 +10,7 @@ import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type Re
 import { DEFAULT_TRAIN_OPTIONS, type SampleOptions, type TrainOptions } from './engine/types.js';
 import type { ReplModel } from './explore/model.js';
 import type { SettingsStore } from './settings.js';
-import type { AppServices } from './ui/app.js';
+import type { AppServices } from './repl/options.js';
 import { VERSION } from './engine/version.js';
 
 /**
@@ -290,7 +290,7 @@ async function runRepl(flags: ReplFlags): Promise<number> {
   }
 
   // Line mode: text grids unless --render names a protocol; no terminal width when piped.
-  const { runLineMode } = await import('./line-mode.js');
+  const { runLineMode } = await import('./repl/line-mode.js');
   const controller = new AbortController();
   let training = trainOptions !== undefined;
   const release = takeOverStopSignals((signal) => {

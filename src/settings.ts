@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Conf from 'conf';
 import type { SamplerName } from './engine/types.js';
 import type { RenderChoice } from './render/terminal.js';
-import { MAX_GRID, RENDER_CHOICES, SAMPLERS } from './args.js';
+import { checkGrid, checkRender, checkSampler, checkScale, checkSeed, type Checked } from './config/choices.js';
 
 export interface Settings {
   render: RenderChoice;
@@ -35,32 +35,22 @@ export class SettingsError extends Error {
 /** Checks one value; returns the typed value or throws SettingsError saying what is allowed. */
 export function validateSetting(key: string, value: unknown): Settings[SettingKey] {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const checked = (check: (value: string | number) => Checked<Settings[SettingKey]>) => {
+    const result = typeof value === 'string' || typeof value === 'number' ? check(value) : check(Number.NaN);
+    if (!result.ok) throw new SettingsError(`${key} must be ${result.expected} (got ${text})`);
+    return result.value;
+  };
   switch (key) {
-    case 'render': {
-      const found = RENDER_CHOICES.find((c) => c === value);
-      if (found === undefined) throw new SettingsError(`render must be one of ${RENDER_CHOICES.join(', ')} (got ${text})`);
-      return found;
-    }
-    case 'sampler': {
-      const found = SAMPLERS.find((c) => c === value);
-      if (found === undefined) throw new SettingsError(`sampler must be one of ${SAMPLERS.join(', ')} (got ${text})`);
-      return found;
-    }
-    case 'scale': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-      if (!Number.isFinite(n) || n <= 0) throw new SettingsError(`scale must be a number greater than 0 (got ${text})`);
-      return n;
-    }
-    case 'grid': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-      if (!Number.isInteger(n) || n < 1 || n > MAX_GRID) throw new SettingsError(`grid must be an integer from 1 to ${MAX_GRID} (got ${text})`);
-      return n;
-    }
-    case 'seed': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-      if (!Number.isSafeInteger(n) || n < 0) throw new SettingsError(`seed must be a whole number >= 0 (got ${text})`);
-      return n;
-    }
+    case 'render':
+      return checked(checkRender);
+    case 'sampler':
+      return checked(checkSampler);
+    case 'scale':
+      return checked(checkScale);
+    case 'grid':
+      return checked(checkGrid);
+    case 'seed':
+      return checked(checkSeed);
     case 'checkpoint': {
       if (typeof value !== 'string' || value === '') throw new SettingsError(`checkpoint must be a directory path (got ${text})`);
       return path.resolve(value);

@@ -12,7 +12,7 @@ import type { BackendChoice } from '../engine/types.js';
 import { loadClassifier } from '../eval/classifier.js';
 import { evaluate } from '../eval/evaluate.js';
 import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/report.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng } from '../render/grid.js';
 import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
 import { SHIPPED_CLASSIFIER } from '../settings.js';

@@ -4,7 +4,7 @@
  */
 import { trainCheckpoint } from '../engine/train.js';
 import type { BatchReport, EpochReport, TrainOptions } from '../engine/types.js';
-import { lossChart } from '../ui/chart.js';
+import { lossChart } from '../present/chart.js';
 import { reportCommandError } from './errors.js';
 import type { CommandIo } from './io.js';
 

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { backupDirOf, recoverDir, replaceDirAtomic, writeFileSynced } from '../fs-atomic.js';
+import { backupDirOf, recoverDir, replaceDirAtomic, writeFileSynced } from './fs-atomic.js';
 import { CheckpointError, firstLine } from './errors.js';
 import { readBytes, readLayersModel, writeLayersModel } from './layers-io.js';
 import type { OptimizerSnapshot } from './adam.js';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { fsyncDir, writeFileSynced } from '../fs-atomic.js';
+import { fsyncDir, writeFileSynced } from './fs-atomic.js';
 import { CheckpointError, firstLine } from './errors.js';
 
 export const MODEL_JSON = 'model.json';

@@ -14,9 +14,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from './adam.js';
 import { WHOLE_BATCH, type BatchReducer } from './batchnorm-sync.js';
-import { batchRanges, sliceBatch, NUM_CLASSES, IMAGE_SIZE, type Batch, type MnistSet } from './data.js';
+import { NUM_CLASSES, IMAGE_SIZE, type Batch } from './data.js';
 import { runModel, sampleLatent, trainableVariables, type Cvae, type ModelConfig } from './model.js';
-import { createRng, normals } from './rng.js';
 
 /** A batch plus its reparameterisation noise eps [size * latentDim]: a step is then a pure function of weights and batch. */
 export interface TrainBatch extends Batch {

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PIXELS } from '../engine/data.js';
 import { deriveSeed } from '../engine/rng.js';
-import { recoverDir } from '../fs-atomic.js';
+import { recoverDir } from '../engine/fs-atomic.js';
 import { readLayersModel } from '../engine/layers-io.js';
 import { writeCheckpointDir } from './model-files.js';
 import { ClassifierError } from './errors.js';

@@ -6,7 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { replaceDirAtomic, writeFileSynced } from '../fs-atomic.js';
+import { replaceDirAtomic, writeFileSynced } from '../engine/fs-atomic.js';
 import { MODEL_JSON, writeLayersModel } from '../engine/layers-io.js';
 import { ClassifierError } from './errors.js';
 

@@ -7,9 +7,10 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SamplerName, GrayImage } from '../engine/types.js';
 import { createRng, freshSeed, type Rng } from '../engine/rng.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng, tileGrid, upscale } from '../render/grid.js';
-import { COMMAND_HELP, type PromptCommand, type SettingCommand } from '../ui/commands.js';
+import { COMMAND_HELP, type PromptCommand, type SettingCommand } from '../prompt/commands.js';
+import type { Picture, PictureName } from '../render/picture.js';
 import type { ReplModel } from './model.js';
 
 /** Images per `:morph` and `:walk` strip. */
@@ -31,16 +32,7 @@ export interface SessionSettings {
   seed?: number;
 }
 
-export type PictureName = 'grid' | 'style' | 'morph' | 'walk' | 'recon';
-
-/** Tiles laid out row-major, `cols` per row; front ends render them for their terminal, `:save` as PNG. */
-export interface Picture {
-  readonly name: PictureName;
-  readonly tiles: readonly GrayImage[];
-  readonly cols: number;
-  /** One line saying what the picture shows (none for a digit's grid, as in the notebook). */
-  readonly caption?: string;
-}
+export type { Picture, PictureName } from '../render/picture.js';
 
 export type SessionOutput = { kind: 'picture'; picture: Picture } | { kind: 'message'; text: string } | { kind: 'error'; text: string };
 

@@ -20,7 +20,7 @@ import type { BackendName } from '../types.js';
 import { collectiveBuffer, SharedReducer } from './collective.js';
 import { ParallelTrainingError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
-import { batchNormWidth, readVariables, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
+import { batchNormWidth, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
 
 export { ParallelTrainingError };
 

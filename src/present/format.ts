@@ -1,6 +1,6 @@
 /** Plain-text pieces shared by the Ink UI and line mode. */
 import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage, SamplerName } from '../engine/types.js';
-import type { Picture } from '../explore/session.js';
+import type { Picture } from '../render/picture.js';
 import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
 
 /** `1h02m`, `3m12s`, `45s`. */
