@@ -12,6 +12,7 @@ import type { ReplModel } from './explore/model.js';
 import type { SettingsStore } from './settings.js';
 import type { AppServices } from './repl/options.js';
 import { VERSION } from './engine/version.js';
+import { firstLine } from './engine/errors.js';
 
 /**
  * Test-only (CVAE_REPL_FAKE_GENERATOR=1): the deterministic generator from test/, so the UI runs
@@ -39,11 +40,6 @@ async function openStore(): Promise<SettingsStore> {
   const store = openSettings();
   for (const warning of store.warnings) say(process.stderr, warning);
   return store;
-}
-
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
 }
 
 async function runConfig(action: ConfigAction): Promise<number> {

@@ -10,6 +10,7 @@ import Conf from 'conf';
 import type { SamplerName } from './engine/types.js';
 import type { RenderChoice } from './render/terminal.js';
 import { checkGrid, checkRender, checkSampler, checkScale, checkSeed, type Checked } from './config/choices.js';
+import { firstLine } from './engine/errors.js';
 
 export interface Settings {
   render: RenderChoice;
@@ -221,7 +222,7 @@ function openConf(confOptions: { projectName: string; configName: string; cwd: s
     } catch {
       // Nothing to move, or a read-only directory: fall through to a fresh store.
     }
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const reason = firstLine(error);
     warnings.push(`warning: settings file ${file} was unreadable (${reason}); reset to defaults${kept ? `, old file kept as ${backup}` : ''}`);
     return new Conf<Record<string, unknown>>({ ...confOptions, clearInvalidConfig: true });
   }
