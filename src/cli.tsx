@@ -9,7 +9,7 @@ import path from 'node:path';
 import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainClassifierFlags, type TrainFlags } from './args.js';
 import { DEFAULT_TRAIN_OPTIONS, type SampleOptions, type TrainOptions } from './engine/types.js';
 import type { ReplModel } from './explore/model.js';
-import type { SettingsStore } from './settings.js';
+import type { SettingsStore } from './config/settings.js';
 import type { AppServices } from './repl/options.js';
 import { VERSION } from './engine/version.js';
 import { firstLine } from './engine/errors.js';
@@ -36,14 +36,14 @@ function say(stream: NodeJS.WritableStream, text: string): void {
 }
 
 async function openStore(): Promise<SettingsStore> {
-  const { openSettings } = await import('./settings.js');
+  const { openSettings } = await import('./config/settings.js');
   const store = openSettings();
   for (const warning of store.warnings) say(process.stderr, warning);
   return store;
 }
 
 async function runConfig(action: ConfigAction): Promise<number> {
-  const { formatSettings, SettingsError } = await import('./settings.js');
+  const { formatSettings, SettingsError } = await import('./config/settings.js');
   const store = await openStore();
   switch (action.kind) {
     case 'show':
@@ -88,7 +88,7 @@ async function recipeDefaults(flags: TrainFlags, checkpointDir: string): Promise
 }
 
 async function trainOptionsFrom(flags: TrainFlags): Promise<TrainOptions> {
-  const { defaultTrainDir } = await import('./settings.js');
+  const { defaultTrainDir } = await import('./config/paths.js');
   const d = DEFAULT_TRAIN_OPTIONS;
   const checkpointDir = path.resolve(flags.checkpoint ?? defaultTrainDir());
   // Without this, `train --resume` after `train --limit 512 --batch-size 32` went on with all 60,000
@@ -172,7 +172,7 @@ async function runTrain(flags: TrainFlags): Promise<number> {
 }
 
 async function runSample(flags: SampleFlags): Promise<number> {
-  const { resolveCheckpoint } = await import('./settings.js');
+  const { resolveCheckpoint } = await import('./config/settings.js');
   const settings = (await openStore()).get();
   const checkpoint = resolveCheckpoint(flags.checkpoint, settings);
   if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
@@ -193,7 +193,8 @@ async function runSample(flags: SampleFlags): Promise<number> {
 }
 
 async function runEval(flags: EvalFlags): Promise<number> {
-  const { resolveCheckpoint, SHIPPED_CLASSIFIER } = await import('./settings.js');
+  const { resolveCheckpoint } = await import('./config/settings.js');
+  const { SHIPPED_CLASSIFIER } = await import('./config/paths.js');
   const settings = (await openStore()).get();
   const checkpoint = resolveCheckpoint(flags.checkpoint, settings);
   if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
@@ -214,7 +215,7 @@ async function runEval(flags: EvalFlags): Promise<number> {
 }
 
 async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> {
-  const { SHIPPED_CLASSIFIER } = await import('./settings.js');
+  const { SHIPPED_CLASSIFIER } = await import('./config/paths.js');
   const { runTrainClassifierCommand, DEFAULT_TRAIN_CLASSIFIER_OPTIONS: d } = await import('./commands/train-classifier.js');
   const controller = new AbortController();
   const release = abortOnSigint(controller);
@@ -238,7 +239,7 @@ async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> 
 }
 
 async function runRepl(flags: ReplFlags): Promise<number> {
-  const { resolveCheckpoint } = await import('./settings.js');
+  const { resolveCheckpoint } = await import('./config/settings.js');
   const { resolveRenderMode } = await import('./render/terminal.js');
   const store = await openStore();
   const settings = store.get();

@@ -11,7 +11,7 @@ import { DEFAULT_PRIOR_COMPONENTS } from '../src/engine/prior.js';
 import { loadGenerator } from '../src/engine/generator.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../src/engine/types.js';
 import { loadClassifier } from '../src/eval/classifier.js';
-import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/settings.js';
+import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/config/paths.js';
 
 test('the shipped checkpoint is the notebook recipe, complete: 30 epochs on all 60,000 images, with its history and fitted density', async () => {
   const meta = await readCheckpointMeta(SHIPPED_CHECKPOINT);

@@ -30,7 +30,7 @@ import { measureReconstruction } from '../src/engine/reconstruction.js';
 import { createRng } from '../src/engine/rng.js';
 import { loadClassifier } from '../src/eval/classifier.js';
 import { FeatureMoments, frechetDistance, type GaussianStats } from '../src/eval/frechet.js';
-import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/settings.js';
+import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/config/paths.js';
 
 export const FIT_SLICE = [0, 50_000] as const;
 export const HELD_OUT_SLICE = [50_000, 60_000] as const;
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   const heldOutCodes = await encodeLatentMeans(model.encoder, heldOut, latentDim);
   console.log(`| K | held-out log-likelihood (nats/code) | samples recognised % (worst digit) | Frechet to held-out images | fit s |`);
   console.log('|---|---|---|---|---|');
-  for (const K of flags.components.split(',').map(Number)) {
+  for (const K of flags.components.split(',').filter(Boolean).map(Number)) {
     const started = performance.now();
     const mixtures = (await fitDigitMixtures(fitCodes, fit.labels, latentDim, { components: K, seed }))!.digits;
     const fitSeconds = (performance.now() - started) / 1000;
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   console.log('\n## Training images for exact BatchNorm statistics\n');
   console.log('| images | window | held-out MSE, sampled z | held-out MSE, z mean | s |');
   console.log('|---|---|---|---|---|');
-  for (const images of flags['bn-images'].split(',').map(Number)) {
+  for (const images of flags['bn-images'].split(',').filter(Boolean).map(Number)) {
     const windows = images <= fit.count / 2 ? [0, fit.count / 2] : [0];
     for (const offset of windows) {
       const started = performance.now();

@@ -15,7 +15,7 @@ import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/
 import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng } from '../render/grid.js';
 import { gridToBytes, renderImage, resolveRenderMode } from '../render/terminal.js';
-import { SHIPPED_CLASSIFIER } from '../settings.js';
+import { SHIPPED_CLASSIFIER } from '../config/paths.js';
 import { reportCommandError } from './errors.js';
 import type { CommandIo } from './io.js';
 
