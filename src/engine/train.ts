@@ -13,6 +13,7 @@ import { InvalidArgumentError } from './errors.js';
 import { decodeToImages } from './generator.js';
 import { createAutoStep } from './parallel/index.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae, type ModelConfig } from './model.js';
+import { acquireTrainLock } from './train-lock.js';
 import { preciseBatchNorm, PRECISE_BN_IMAGES } from './batchnorm-stats.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
@@ -39,7 +40,18 @@ export interface TrainHooks {
  */
 export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCallbacks = {}, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   validateTrainOptions(options);
+  // First the target's own checks (a user's folder, a file, a read-only disk), so no lock is put beside those.
   await checkCheckpointTarget(options.checkpointDir);
+  // One trainer per checkpoint: a second run into the same folder (or a --resume of it) is refused here.
+  const lock = acquireTrainLock(options.checkpointDir);
+  try {
+    return await trainLocked(options, callbacks, hooks);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hooks: TrainHooks): Promise<TrainOutcome> {
   const { signal } = callbacks;
   const status = (message: string) => callbacks.onStatus?.(message);
   const backend: BackendName = await initBackend(options.backend);
