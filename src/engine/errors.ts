@@ -34,3 +34,8 @@ export class CheckpointError extends EngineError {
 export class InvalidArgumentError extends EngineError {
   override readonly name = 'InvalidArgumentError';
 }
+
+/** Training stopped because the loss was no longer finite (NaN or Infinity): Keras' TerminateOnNaN. */
+export class TrainingDivergedError extends EngineError {
+  override readonly name = 'TrainingDivergedError';
+}

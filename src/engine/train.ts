@@ -9,7 +9,7 @@ import { initBackend } from './backend.js';
 import { checkCheckpointTarget, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type EpochMetrics, type SaveFaultHook } from './checkpoint.js';
 import type { OptimizerSnapshot } from './adam.js';
 import { batchRanges, gatherBatch, loadMnist, NUM_CLASSES } from './data.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, TrainingDivergedError } from './errors.js';
 import { decodeToImages } from './generator.js';
 import { createAutoStep } from './parallel/index.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae, type ModelConfig } from './model.js';
@@ -18,7 +18,7 @@ import { preciseBatchNorm, PRECISE_BN_IMAGES } from './batchnorm-stats.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
 import { evaluateCvae, type StepContext, type TrainStep } from './step.js';
-import type { BackendName, EpochReport, TrainCallbacks, TrainOptions, TrainOutcome } from './types.js';
+import { DEFAULT_TRAIN_OPTIONS, type BackendName, type EpochReport, type TrainCallbacks, type TrainOptions, type TrainOutcome } from './types.js';
 import { VERSION } from '../version.js';
 
 /** Extension points of `trainCheckpoint` beyond the shared TrainOptions (tests, the parallel trainer). */
@@ -134,6 +134,10 @@ async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hoo
       for (const [b, [start, end]] of ranges.entries()) {
         const batch = gatherBatch(train, order, start, end);
         const metrics = await step.run({ ...batch, eps: normals(batch.size * config.latentDim, epsRng) });
+        // TerminateOnNaN, as Keras has it: the loss is already read for progress, so this costs nothing.
+        if (!(Number.isFinite(metrics.loss) && Number.isFinite(metrics.recon) && Number.isFinite(metrics.kl))) {
+          throw divergedError(options, epochsTrained, `the loss became ${metrics.loss} at epoch ${epoch}, batch ${b + 1}`);
+        }
         seen += batch.size;
         sums = { loss: sums.loss + metrics.loss * batch.size, recon: sums.recon + metrics.recon * batch.size, kl: sums.kl + metrics.kl * batch.size };
         const elapsed = (performance.now() - started) / 1000;
@@ -148,6 +152,10 @@ async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hoo
 
       status(`epoch ${epoch}: evaluating on ${test.count} test images`);
       const testMetrics = await evaluateCvae(model, test, options.gamma, config.latentDim);
+      // The last step's update can break the weights after its own loss was still finite.
+      if (!(Number.isFinite(testMetrics.recon) && Number.isFinite(testMetrics.kl))) {
+        throw divergedError(options, epochsTrained, `the test loss became ${testMetrics.recon + options.gamma * testMetrics.kl} after epoch ${epoch}`);
+      }
       const preview = await decodeToImages(model.decoder, previewZ, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], config.latentDim);
       const seconds = (performance.now() - started) / 1000;
       wallSeconds += seconds;
@@ -200,6 +208,17 @@ async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hoo
     disposeCvae(model);
   }
   return { checkpointDir: options.checkpointDir, epochsTrained, aborted, backend };
+}
+
+/**
+ * The one line for a run whose loss stopped being finite: what happened, what was kept, what to try.
+ * Thrown before anything of the diverged run is saved, so the last good checkpoint stays as it was.
+ */
+function divergedError(options: TrainOptions, savedEpochs: number, what: string): TrainingDivergedError {
+  const kept = savedEpochs > 0 ? `the checkpoint in ${options.checkpointDir} keeps its last good epoch (${savedEpochs})` : 'no checkpoint was written';
+  return new TrainingDivergedError(
+    `training diverged: ${what} (learning rate ${options.learningRate}); ${kept}; try a lower --learning-rate (the notebook's is ${DEFAULT_TRAIN_OPTIONS.learningRate})`,
+  );
 }
 
 /** Throws InvalidArgumentError for options no run can use. */
