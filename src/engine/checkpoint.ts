@@ -17,6 +17,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { backupDirOf, fsyncDir, recoverDir, replaceDirAtomic, writeFileSynced } from '../fs-atomic.js';
+import { checkMeta } from './checkpoint-meta.js';
 import { CheckpointError } from './errors.js';
 import type { OptimizerSnapshot } from './adam.js';
 import { CVAE_PARTS, DEFAULT_MODEL_CONFIG, trainableVariables, type Cvae, type ModelConfig } from './model.js';
@@ -252,18 +253,16 @@ async function parseMeta(target: string, dropPrior = false): Promise<CheckpointM
   if (meta.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
     throw new CheckpointError(file, `format version ${String(meta.formatVersion)} is not supported (this build reads version ${CHECKPOINT_FORMAT_VERSION}); retrain the checkpoint or upgrade cvae-repl`);
   }
-  const m = meta.model;
-  if (!m || !isPositiveInt(m.latentDim) || !isPositiveInt(m.imageSize) || !isPositiveInt(m.numClasses)) {
-    throw new CheckpointError(file, 'has no valid model config (latentDim, imageSize, numClasses); retrain the checkpoint');
-  }
+  // Every field, its type and its range (checkpoint-meta.ts), so nothing later reads a missing one.
+  const checked = checkMeta(meta);
+  if (!checked.ok) throw new CheckpointError(file, `${checked.problem}; retrain or restore the checkpoint`);
+  const m = checked.meta.model;
   if (m.imageSize !== DEFAULT_MODEL_CONFIG.imageSize || m.numClasses !== DEFAULT_MODEL_CONFIG.numClasses) {
     throw new CheckpointError(file, `is for ${m.imageSize}x${m.imageSize} images and ${m.numClasses} classes; this app needs 28x28 MNIST digits`);
   }
-  if (!Number.isInteger(meta.epochsTrained) || meta.epochsTrained < 0 || !Array.isArray(meta.history)) {
-    throw new CheckpointError(file, 'has no valid epochsTrained / history; retrain the checkpoint');
-  }
-  const prior = meta.prior == null || dropPrior ? null : validateLatentPrior(meta.prior, m.latentDim, file);
-  return { ...meta, prior, optimizer: meta.optimizer ?? null };
+  const rawPrior = checked.meta.prior;
+  const prior = rawPrior == null || dropPrior ? null : validateLatentPrior(rawPrior, m.latentDim, file);
+  return { ...checked.meta, prior };
 }
 
 async function loadPart(target: string, part: (typeof PARTS)[number]): Promise<tfl.LayersModel> {
@@ -387,10 +386,6 @@ async function readBytes(file: string): Promise<Buffer> {
 
 function bytesPerValue(dtype: string): number {
   return dtype === 'float32' || dtype === 'int32' ? 4 : dtype === 'bool' ? 1 : 4;
-}
-
-function isPositiveInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0;
 }
 
 function oneLine(error: unknown): string {
