@@ -5,6 +5,7 @@
  * (Ink, React, tfjs) is imported only when the chosen mode needs it, so --help, --version and
  * config answer at once.
  */
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainClassifierFlags, type TrainFlags } from './args.js';
 import { DEFAULT_TRAIN_OPTIONS, type SampleOptions, type TrainOptions } from './engine/types.js';
@@ -136,22 +137,48 @@ function takeOverStopSignals(onSignal: (signal: NodeJS.Signals) => void): () => 
   };
 }
 
-/** Ctrl+C (or SIGTERM) aborts the given controller once; a second one leaves at once. */
-function abortOnSigint(controller: AbortController): () => void {
-  return takeOverStopSignals(() => {
-    if (controller.signal.aborted) process.exit(130);
+/** The shell's exit code for a run a signal ended: 128 + its number (SIGINT 130, SIGTERM 143). */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 2);
+}
+
+/**
+ * Ctrl+C (or SIGTERM) aborts the given controller once, with the signal's name as the reason; a
+ * second one leaves at once. Until `begin()` is called (the run has not started: flags, settings,
+ * imports) a signal ends the process at once with one line, instead of killing it without a word.
+ */
+function abortOnSignal(controller: AbortController, what: string): { begin(): void; release(): void } {
+  let begun = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!begun) {
+      say(process.stderr, `stopped by ${signal} before ${what} began; nothing was written`);
+      process.exit(signalExitCode(signal));
+    }
+    if (controller.signal.aborted) process.exit(signalExitCode(signal));
     say(process.stderr, 'stopping after the current batch; the last complete checkpoint is kept (Ctrl+C again to quit now)');
-    controller.abort();
-  });
+    controller.abort(signal);
+  };
+  let release = takeOverStopSignals(onSignal);
+  return {
+    begin() {
+      begun = true;
+      // Again: modules imported since (conf's when-exit) hooked the signals too.
+      release();
+      release = takeOverStopSignals(onSignal);
+    },
+    release: () => release(),
+  };
 }
 
 async function runTrain(flags: TrainFlags): Promise<number> {
-  const options = await trainOptionsFrom(flags);
-  const store = await openStore();
-  const { runTrainCommand } = await import('./commands/train.js');
+  // First of all, so a signal in the first second (while tfjs loads) is answered, not silent.
   const controller = new AbortController();
-  const release = abortOnSigint(controller);
+  const stop = abortOnSignal(controller, 'training');
   try {
+    const options = await trainOptionsFrom(flags);
+    const store = await openStore();
+    const { runTrainCommand } = await import('./commands/train.js');
+    stop.begin();
     const code = await runTrainCommand(options, stdio, controller.signal);
     const { readdirSync } = await import('node:fs');
     let written = false;
@@ -160,14 +187,14 @@ async function runTrain(flags: TrainFlags): Promise<number> {
     } catch {
       written = false;
     }
-    if ((code === 0 || code === 130) && written) {
+    if ((code === 0 || code === 130 || code === 143) && written) {
       // Training went well even when the settings cannot record it: say so, keep the exit code.
       const warning = store.setActiveCheckpoint(options.checkpointDir);
       say(process.stderr, warning ?? `active checkpoint: ${options.checkpointDir}`);
     }
     return code;
   } finally {
-    release();
+    stop.release();
   }
 }
 
@@ -215,11 +242,12 @@ async function runEval(flags: EvalFlags): Promise<number> {
 }
 
 async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> {
-  const { SHIPPED_CLASSIFIER } = await import('./config/paths.js');
-  const { runTrainClassifierCommand, DEFAULT_TRAIN_CLASSIFIER_OPTIONS: d } = await import('./commands/train-classifier.js');
   const controller = new AbortController();
-  const release = abortOnSigint(controller);
+  const stop = abortOnSignal(controller, 'training');
   try {
+    const { SHIPPED_CLASSIFIER } = await import('./config/paths.js');
+    const { runTrainClassifierCommand, DEFAULT_TRAIN_CLASSIFIER_OPTIONS: d } = await import('./commands/train-classifier.js');
+    stop.begin();
     return await runTrainClassifierCommand(
       {
         out: path.resolve(flags.out ?? SHIPPED_CLASSIFIER),
@@ -234,7 +262,7 @@ async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> 
       stdio,
     );
   } finally {
-    release();
+    stop.release();
   }
 }
 
@@ -296,7 +324,7 @@ async function runRepl(flags: ReplFlags): Promise<number> {
       controller.abort();
       return;
     }
-    process.exit(training ? 130 : signal === 'SIGINT' ? 0 : 143);
+    process.exit(training ? signalExitCode(signal) : signal === 'SIGINT' ? 0 : 143);
   });
   try {
     const columns = process.stdout.isTTY ? process.stdout.columns || 80 : Number(env.COLUMNS) || 200;

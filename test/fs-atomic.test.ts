@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { backupDirOf, recoverDir, replaceDirAtomic, writeFileAtomic, writeFileSynced } from '../src/engine/fs-atomic.js';
+import { backupDirOf, fsyncDir, recoverDir, replaceDirAtomic, writeFileAtomic, writeFileSynced } from '../src/engine/fs-atomic.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-fs-atomic-'));
 
@@ -79,4 +79,23 @@ test('a crash after moving the old directory aside is recovered by recoverDir; s
   assert.equal(fs.readFileSync(path.join(target, 'v'), 'utf8'), '1');
   assert.deepEqual(fs.readdirSync(dir), ['model']);
   assert.equal(await recoverDir(path.join(dir, 'absent')), false);
+});
+
+test('fsyncDir: EINVAL and ENOTSUP (fsync unsupported on directories) pass; EIO and other errors are thrown; the handle is closed either way', async () => {
+  const dir = tmp();
+  await fsyncDir(dir); // a real directory on a real filesystem
+  const failing = (code: string) => {
+    const handle = { closed: false, sync: async () => Promise.reject(Object.assign(new Error(`${code}: fsync`), { code })), close: async () => void (handle.closed = true) };
+    return handle;
+  };
+  for (const code of ['EINVAL', 'ENOTSUP', 'EOPNOTSUPP']) {
+    const handle = failing(code);
+    await fsyncDir(dir, async () => handle);
+    assert.ok(handle.closed, code);
+  }
+  for (const code of ['EIO', 'ENOSPC', 'EROFS']) {
+    const handle = failing(code);
+    await assert.rejects(fsyncDir(dir, async () => handle), (e: NodeJS.ErrnoException) => e.code === code);
+    assert.ok(handle.closed, code);
+  }
 });

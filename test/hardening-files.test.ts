@@ -99,7 +99,7 @@ describe('damaged checkpoints', () => {
       ['missing meta.json', (d) => fs.rmSync(path.join(d, 'meta.json')), /meta\.json: is missing/],
       ['meta.json is null', (d) => fs.writeFileSync(path.join(d, 'meta.json'), 'null'), /meta\.json: is not a JSON object/],
       ['meta.json from the future', (d) => editJson(path.join(d, 'meta.json'), (m) => void (m.formatVersion = 99)), /format version 99 is not supported/],
-      ['meta.json without a model config', (d) => editJson(path.join(d, 'meta.json'), (m) => void delete m.model), /has no valid model config/],
+      ['meta.json without a model config', (d) => editJson(path.join(d, 'meta.json'), (m) => void delete m.model), /meta\.json: model: missing \(expected an object\); retrain or restore the checkpoint/],
       ['meta.json says latent 8', (d) => editJson(path.join(d, 'meta.json'), (m) => void (((m.model as Record<string, unknown>).latentDim = 8), (m.prior = null))), /encoder outputs are .* config needs/],
       ['a damaged latent density', (d) => editJson(path.join(d, 'meta.json'), (m) => void (m.prior = 'x')), /latent density is malformed \(unknown kind\); refit it with `cvae-repl train --resume --epochs 0/],
       ['an empty directory', (d) => (fs.rmSync(d, { recursive: true }), fs.mkdirSync(d)), /meta\.json: is missing/],

@@ -3,7 +3,7 @@
  * same checkpoint, and stops each run with SIGINT, SIGTERM or SIGKILL at a random moment. After every
  * run it checks what a user relies on:
  *
- *  - SIGINT / SIGTERM stop cleanly: exit 130 with a "stopped" line (or 0 if the run had finished),
+ *  - SIGINT / SIGTERM stop cleanly: exit 130 / 143 with a "stopped" line (or 0 if the run had finished),
  *    and never a stack trace; SIGKILL just dies.
  *  - The last complete checkpoint is intact: meta.json's history matches its epoch count, no epoch is
  *    lost, the settings file still parses, and the checkpoint loads and samples (a PNG is written)
@@ -207,6 +207,8 @@ async function interruptedRun(options: KillLoopOptions, run: number, signal: Sto
   if (wasRunning) started.child.kill(signal);
   const finished = await started.done;
   const problems: string[] = [];
+  // The shell's convention, 128 + the signal's number.
+  const stopCode = signal === 'SIGTERM' ? 143 : 130;
   const all = finished.stdout + finished.stderr;
   if (STACK_FRAME.test(all)) problems.push(`stack trace in the output:\n${all}`);
   const exit = finished.signal ?? `exit ${finished.code}`;
@@ -214,12 +216,13 @@ async function interruptedRun(options: KillLoopOptions, run: number, signal: Sto
     if (!/^done: /m.test(finished.stdout)) problems.push('exit 0 without a "done" line');
   } else if (signal === 'SIGKILL') {
     if (finished.signal !== 'SIGKILL') problems.push(`SIGKILL run ended with ${exit}`);
-  } else if (finished.code === 130) {
-    if (!/^stopped(;| before the first epoch)/m.test(finished.stdout)) problems.push(`exit 130 without a "stopped" line:\n${all}`);
-  } else if (finished.signal === signal && finished.stdout === '' && !/stopping/.test(finished.stderr)) {
-    // Delivered while the bin was still starting (before it owns the signal): nothing had begun.
+  } else if (finished.code === stopCode) {
+    const stopped = /^stopped(;| before the first epoch)/m.test(finished.stdout) || /^stopped by SIG[A-Z]+ before training began; nothing was written$/m.test(finished.stderr);
+    if (!stopped) problems.push(`exit ${stopCode} without a "stopped" line:\n${all}`);
+  } else if (finished.signal === signal && finished.stdout === '' && finished.stderr === '') {
+    // Delivered before Node ran any of the bin's code (it answers from its first line on): nothing had begun.
   } else {
-    problems.push(`${signal} ended the run with ${exit}, expected 130 with a "stopped" line:\n${all}`);
+    problems.push(`${signal} ended the run with ${exit}, expected ${stopCode} with a "stopped" line:\n${all}`);
   }
   problems.push(...settingsProblems(options.workDir));
 
@@ -238,16 +241,15 @@ async function interruptedRun(options: KillLoopOptions, run: number, signal: Sto
   return { run, signal, moment, landedAfter: wasRunning ? landedAfter : '(finished before the signal)', exit, epochsBefore, epochsAfter, problems };
 }
 
-/** Runs the loop; every check that failed is listed in the report's `problems` (and per run). */
-export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopReport> {
-  const log = options.log ?? (() => undefined);
-  const random = prng(options.seed);
-  const checkpoint = path.join(options.workDir, 'ck');
+/**
+ * Which signal each run gets and when: a function of the seed alone, so a failing seed replays the
+ * same schedule. Each signal equally often: every block of three runs is the three signals in a random order.
+ */
+export function killSchedule(seed: number, runs: number, maxDelayMs: number): Array<{ signal: StopSignal; moment: Moment }> {
+  const random = prng(seed);
   const signals: StopSignal[] = ['SIGINT', 'SIGTERM', 'SIGKILL'];
-  const runs: RunReport[] = [];
-  // Each signal equally often: every block of three runs is the three signals in a random order.
   const schedule: StopSignal[] = [];
-  while (schedule.length < options.runs) {
+  while (schedule.length < runs) {
     const block = [...signals];
     for (let i = block.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
@@ -255,10 +257,19 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
     }
     schedule.push(...block);
   }
-  for (let run = 1; run <= options.runs; run++) {
-    const signal = schedule[run - 1]!;
+  return schedule.slice(0, runs).map((signal) => {
     const pick = MOMENTS[Math.floor(random() * MOMENTS.length)]!;
-    const moment: Moment = { after: pick.after, delayMs: Math.round(random() * (pick.maxDelayMs ?? options.maxDelayMs)) };
+    return { signal, moment: { after: pick.after, delayMs: Math.round(random() * (pick.maxDelayMs ?? maxDelayMs)) } };
+  });
+}
+
+/** Runs the loop; every check that failed is listed in the report's `problems` (and per run). */
+export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopReport> {
+  const log = options.log ?? (() => undefined);
+  const checkpoint = path.join(options.workDir, 'ck');
+  const runs: RunReport[] = [];
+  for (const [i, { signal, moment }] of killSchedule(options.seed, options.runs, options.maxDelayMs).entries()) {
+    const run = i + 1;
     const report = await interruptedRun(options, run, signal, moment, checkpoint);
     runs.push(report);
     log(`run ${run}: ${signal} ${moment.delayMs} ms after ${moment.after} (last line "${report.landedAfter}") -> ${report.exit}; epochs ${report.epochsBefore} -> ${report.epochsAfter}${report.problems.length ? `; PROBLEMS: ${report.problems.join(' | ')}` : '; ok'}`);

@@ -31,7 +31,7 @@ export const DEFAULT_TRAIN_CLASSIFIER_OPTIONS: Omit<TrainClassifierOptions, 'sig
   backend: 'auto',
 };
 
-/** Trains and saves the classifier; returns the exit code (0 ok, 1 failed, 130 interrupted). */
+/** Trains and saves the classifier; returns the exit code (0 ok, 1 failed, 130 interrupted by Ctrl+C, 143 by SIGTERM). */
 export async function runTrainClassifierCommand(options: TrainClassifierOptions, io: CommandIo): Promise<number> {
   try {
     const backend = await initBackend(options.backend);
@@ -64,7 +64,7 @@ export async function runTrainClassifierCommand(options: TrainClassifierOptions,
       });
       if (outcome.aborted) {
         io.stderr.write('interrupted: the classifier was not saved\n');
-        return 130;
+        return options.signal?.reason === 'SIGTERM' ? 143 : 130;
       }
       await saveClassifier(options.out, model, {
         formatVersion: CLASSIFIER_FORMAT_VERSION,

@@ -26,9 +26,15 @@ export function formatBatchLine(r: BatchReport, batchSize: number): string {
   return `epoch ${r.epoch}/${r.epochs}  batch ${r.batch}/${r.batches}  loss ${r.loss.toFixed(5)}  recon ${r.recon.toFixed(5)}  kl ${r.kl.toFixed(2)}  ${r.samplesPerSec.toFixed(0)} samples/s${eta}`;
 }
 
+/** The exit code of a run stopped through `signal`: 143 when aborted with reason 'SIGTERM', else 130 (Ctrl+C). */
+export function stopExitCode(signal: AbortSignal | undefined): 130 | 143 {
+  return signal?.reason === 'SIGTERM' ? 143 : 130;
+}
+
 /**
- * Runs a training job for scripts. Returns the exit code: 0 done, 130 stopped by `signal` (the last
- * complete epoch's checkpoint is kept), 1 a clear error was printed (bad data, unreadable checkpoint ...).
+ * Runs a training job for scripts. Returns the exit code: 0 done, 130 (143) stopped by `signal`
+ * aborted with reason 'SIGINT' ('SIGTERM') (the last complete epoch's checkpoint is kept), 1 a clear
+ * error was printed (bad data, unreadable checkpoint, a diverging run ...).
  */
 export async function runTrainCommand(options: TrainOptions, io: CommandIo, signal?: AbortSignal): Promise<number> {
   const out = (line: string) => io.stdout.write(`${line}\n`);
@@ -74,7 +80,7 @@ export async function runTrainCommand(options: TrainOptions, io: CommandIo, sign
           ? `stopped; the checkpoint in ${outcome.checkpointDir} holds ${outcome.epochsTrained} complete epoch${outcome.epochsTrained === 1 ? '' : 's'} (continue with --resume)`
           : 'stopped before the first epoch finished; no checkpoint was written',
       );
-      return 130;
+      return stopExitCode(signal);
     }
     out(`done: ${outcome.epochsTrained} epoch${outcome.epochsTrained === 1 ? '' : 's'} trained on ${outcome.backend}; checkpoint in ${outcome.checkpointDir}`);
     return 0;

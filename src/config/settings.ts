@@ -3,7 +3,6 @@
  * Flags override them for one run. A corrupt file is moved aside and reset, with a one-line warning.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Conf from 'conf';
 import type { SamplerName } from '../engine/types.js';

@@ -16,6 +16,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 import type { BackendChoice, BackendName } from './types.js';
 import { registerWasmKernels } from './wasm-kernels/index.js';
+import { firstLine } from './errors.js';
 
 /** A backend could not be loaded or the choice is unknown. The message is one line, meant for the user. */
 export class BackendError extends Error {
@@ -80,7 +81,7 @@ async function activate(name: BackendName): Promise<BackendName> {
   } catch (error) {
     ok = false;
     dropNewListeners(before);
-    throw new BackendError(`backend '${name}' failed to initialise: ${oneLine(error)}`, name);
+    throw new BackendError(`backend '${name}' failed to initialise: ${firstLine(error)}`, name);
   }
   dropNewListeners(before);
   if (!ok) throw new BackendError(`backend '${name}' failed to initialise${howToGet(name)}`, name);
@@ -97,7 +98,7 @@ function loadNative(): Promise<void> {
       await import(specifier);
     } catch (error) {
       const missing = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND';
-      const why = missing ? '@tensorflow/tfjs-node is not installed' : `@tensorflow/tfjs-node did not load (${oneLine(error)})`;
+      const why = missing ? '@tensorflow/tfjs-node is not installed' : `@tensorflow/tfjs-node did not load (${firstLine(error)})`;
       throw new BackendError(`backend 'tensorflow' is not available: ${why}${howToGet('tensorflow')}`, 'tensorflow');
     }
     // tfjs-node registers on the tfjs-core it resolves; if that is another copy, ours never sees it.
@@ -118,7 +119,7 @@ function loadWasm(): Promise<void> {
       wasm = await import('@tensorflow/tfjs-backend-wasm');
     } catch (error) {
       const missing = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND';
-      const why = missing ? '@tensorflow/tfjs-backend-wasm is not installed' : `@tensorflow/tfjs-backend-wasm did not load (${oneLine(error)})`;
+      const why = missing ? '@tensorflow/tfjs-backend-wasm is not installed' : `@tensorflow/tfjs-backend-wasm did not load (${firstLine(error)})`;
       throw new BackendError(`backend 'wasm' is not available: ${why}${howToGet('wasm')}`, 'wasm');
     }
     // The .wasm binaries sit next to the package's node entry; resolving them explicitly makes
@@ -165,9 +166,4 @@ function howToGet(name: BackendName): string {
     case 'cpu':
       return ' (reinstall with `npm install`)';
   }
-}
-
-function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : typeof error === 'object' && error && 'message' in error ? String(error.message) : String(error);
-  return (text.split('\n').find((line) => line.trim() !== '') ?? 'unknown error').trim().slice(0, 300);
 }

@@ -16,70 +16,15 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { backupDirOf, recoverDir, replaceDirAtomic, writeFileSynced } from './fs-atomic.js';
+import { checkMeta, CHECKPOINT_FORMAT_VERSION, type CheckpointMeta, type OptimizerManifest } from './checkpoint-meta.js';
 import { CheckpointError, firstLine } from './errors.js';
 import { readBytes, readLayersModel, writeLayersModel } from './layers-io.js';
 import type { OptimizerSnapshot } from './adam.js';
 import { CVAE_PARTS, DEFAULT_MODEL_CONFIG, trainableVariables, type Cvae, type ModelConfig } from './model.js';
-import { validateLatentPrior, type LatentPrior } from './prior.js';
-import type { BackendName, CheckpointSummary } from './types.js';
+import { validateLatentPrior } from './prior.js';
+import type { CheckpointSummary } from './types.js';
 
-/** Bumped when the layout or meta.json changes incompatibly; loading refuses versions it does not know. */
-export const CHECKPOINT_FORMAT_VERSION = 1;
-
-/** One row of the training history. */
-export interface EpochMetrics {
-  readonly epoch: number;
-  readonly loss: number;
-  readonly recon: number;
-  readonly kl: number;
-  readonly testRecon: number;
-  readonly testKl: number;
-  readonly seconds: number;
-}
-
-/** The training recipe a checkpoint was made with (what `--resume` continues). */
-export interface TrainingRecipe {
-  readonly batchSize: number;
-  readonly learningRate: number;
-  readonly gamma: number;
-  readonly seed: number;
-  readonly limit: number | null;
-  readonly adam: { readonly beta1: number; readonly beta2: number; readonly epsilon: number };
-}
-
-/** Where Adam's state lives and what it holds. */
-export interface OptimizerManifest {
-  readonly file: 'optimizer.bin';
-  readonly step: number;
-  /** Trainable variables in order; the file holds all m's, then all v's, float32, in this order. */
-  readonly variables: ReadonlyArray<{ readonly name: string; readonly shape: readonly number[] }>;
-}
-
-/** meta.json. */
-export interface CheckpointMeta {
-  readonly formatVersion: number;
-  readonly generatedBy: string;
-  readonly model: ModelConfig;
-  readonly training: TrainingRecipe;
-  readonly epochsTrained: number;
-  /** Training images the model learned from (the training set size, after `--limit`). */
-  readonly trainSamples: number;
-  readonly backend: BackendName;
-  /** Training time over the checkpoint's life, seconds. */
-  readonly wallSeconds: number;
-  readonly history: readonly EpochMetrics[];
-  readonly data: { readonly fingerprint: string; readonly trainCount: number; readonly source: string };
-  /** Absent until training finished its epochs and fitted the density (then the `fitted` sampler works). */
-  readonly prior: LatentPrior | null;
-  /**
-   * Set when training finished (absent or null in per-epoch saves): the BatchNorm statistics were then
-   * measured over `batchNormImages` training images with the final weights (batchnorm-stats.ts), and
-   * the finished model scored `testRecon` (per-pixel MSE, sampled z) and `testKl` on the test set.
-   */
-  readonly finish?: { readonly batchNormImages: number; readonly testRecon: number; readonly testKl: number } | null;
-  readonly optimizer: OptimizerManifest | null;
-  readonly savedAt: string;
-}
+export { CHECKPOINT_FORMAT_VERSION, type CheckpointMeta, type EpochMetrics, type OptimizerManifest, type TrainingRecipe } from './checkpoint-meta.js';
 
 /** A loaded checkpoint. The caller owns (and disposes) the models. */
 export interface LoadedCheckpoint {
@@ -249,18 +194,16 @@ async function parseMeta(target: string, dropPrior = false): Promise<CheckpointM
   if (meta.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
     throw new CheckpointError(file, `format version ${String(meta.formatVersion)} is not supported (this build reads version ${CHECKPOINT_FORMAT_VERSION}); retrain the checkpoint or upgrade cvae-repl`);
   }
-  const m = meta.model;
-  if (!m || !isPositiveInt(m.latentDim) || !isPositiveInt(m.imageSize) || !isPositiveInt(m.numClasses)) {
-    throw new CheckpointError(file, 'has no valid model config (latentDim, imageSize, numClasses); retrain the checkpoint');
-  }
+  // Every field, its type and its range (checkpoint-meta.ts), so nothing later reads a missing one.
+  const checked = checkMeta(meta);
+  if (!checked.ok) throw new CheckpointError(file, `${checked.problem}; retrain or restore the checkpoint`);
+  const m = checked.meta.model;
   if (m.imageSize !== DEFAULT_MODEL_CONFIG.imageSize || m.numClasses !== DEFAULT_MODEL_CONFIG.numClasses) {
     throw new CheckpointError(file, `is for ${m.imageSize}x${m.imageSize} images and ${m.numClasses} classes; this app needs 28x28 MNIST digits`);
   }
-  if (!Number.isInteger(meta.epochsTrained) || meta.epochsTrained < 0 || !Array.isArray(meta.history)) {
-    throw new CheckpointError(file, 'has no valid epochsTrained / history; retrain the checkpoint');
-  }
-  const prior = meta.prior == null || dropPrior ? null : validateLatentPrior(meta.prior, m.latentDim, file);
-  return { ...meta, prior, optimizer: meta.optimizer ?? null };
+  const rawPrior = checked.meta.prior;
+  const prior = rawPrior == null || dropPrior ? null : validateLatentPrior(rawPrior, m.latentDim, file);
+  return { ...checked.meta, prior };
 }
 
 async function loadPart(target: string, part: (typeof PARTS)[number]): Promise<tfl.LayersModel> {
@@ -322,6 +265,3 @@ async function readText(file: string): Promise<string> {
   return (await readBytes(file)).toString('utf8');
 }
 
-function isPositiveInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0;
-}

@@ -39,3 +39,8 @@ export class InvalidArgumentError extends EngineError {
 export function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
+
+/** Training stopped because the loss was no longer finite (NaN or Infinity): Keras' TerminateOnNaN. */
+export class TrainingDivergedError extends EngineError {
+  override readonly name = 'TrainingDivergedError';
+}

@@ -24,13 +24,29 @@ export async function writeFileSynced(file: string, data: string | Uint8Array): 
   }
 }
 
-/** Fsyncs a directory, so the renames in it survive a power cut. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/**
+ * The errors with which fsync says it cannot sync a directory (some filesystems, e.g. certain
+ * network and FUSE mounts): the renames are still atomic there, only not forced to disk.
+ * ENOTSUP and EOPNOTSUPP are one errno on Linux; libuv names it ENOTSUP, other platforms may not.
+ */
+const FSYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP']);
+
+/** What `fsyncDir` needs of a directory handle (a seam for tests that inject a failing disk). */
+export interface DirHandle {
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Fsyncs a directory, so the renames in it survive a power cut. A filesystem that does not support
+ * it (EINVAL, ENOTSUP) is no failure; anything else (EIO: the disk failed) is thrown.
+ */
+export async function fsyncDir(dir: string, openDir: (dir: string) => Promise<DirHandle> = (d) => open(d, 'r')): Promise<void> {
+  const handle = await openDir(dir);
   try {
     await handle.sync();
-  } catch {
-    // Some filesystems refuse fsync on directories; the renames are still atomic there.
+  } catch (error) {
+    if (!FSYNC_UNSUPPORTED.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
   } finally {
     await handle.close();
   }
@@ -48,8 +64,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
-  // The file is complete either way; a directory that cannot be opened for fsync is no failure.
-  await fsyncDir(path.dirname(target)).catch(() => undefined);
+  // The file is complete either way; a directory we may write but not open (no read permission) is
+  // no failure. A failing disk (EIO) is.
+  await fsyncDir(path.dirname(target)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EACCES' && error.code !== 'EPERM') throw error;
+  });
 }
 
 /** The sibling that holds the previous directory while `replaceDirAtomic` swaps directories. */

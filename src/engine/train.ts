@@ -9,16 +9,17 @@ import { initBackend } from './backend.js';
 import { checkCheckpointTarget, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type EpochMetrics, type SaveFaultHook } from './checkpoint.js';
 import type { OptimizerSnapshot } from './adam.js';
 import { batchRanges, gatherBatch, loadMnist, NUM_CLASSES } from './data.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, TrainingDivergedError } from './errors.js';
 import { decodeToImages } from './generator.js';
 import { createAutoStep } from './parallel/index.js';
 import { buildCvae, DEFAULT_MODEL_CONFIG, disposeCvae, seedWeights, type Cvae, type ModelConfig } from './model.js';
+import { acquireTrainLock } from './train-lock.js';
 import { preciseBatchNorm, PRECISE_BN_IMAGES } from './batchnorm-stats.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
 import { measureReconstruction } from './reconstruction.js';
 import type { StepContext, TrainStep } from './step.js';
-import type { BackendName, EpochReport, TrainCallbacks, TrainOptions, TrainOutcome } from './types.js';
+import { DEFAULT_TRAIN_OPTIONS, type BackendName, type EpochReport, type TrainCallbacks, type TrainOptions, type TrainOutcome } from './types.js';
 import { VERSION } from './version.js';
 
 /** Extension points of `trainCheckpoint` beyond the shared TrainOptions (tests, the parallel trainer). */
@@ -40,7 +41,18 @@ export interface TrainHooks {
  */
 export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCallbacks = {}, hooks: TrainHooks = {}): Promise<TrainOutcome> {
   validateTrainOptions(options);
+  // First the target's own checks (a user's folder, a file, a read-only disk), so no lock is put beside those.
   await checkCheckpointTarget(options.checkpointDir);
+  // One trainer per checkpoint: a second run into the same folder (or a --resume of it) is refused here.
+  const lock = acquireTrainLock(options.checkpointDir);
+  try {
+    return await trainLocked(options, callbacks, hooks);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hooks: TrainHooks): Promise<TrainOutcome> {
   const { signal } = callbacks;
   const status = (message: string) => callbacks.onStatus?.(message);
   const backend: BackendName = await initBackend(options.backend);
@@ -123,6 +135,10 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
       for (const [b, [start, end]] of ranges.entries()) {
         const batch = gatherBatch(train, order, start, end);
         const metrics = await step.run({ ...batch, eps: normals(batch.size * config.latentDim, epsRng) });
+        // TerminateOnNaN, as Keras has it: the loss is already read for progress, so this costs nothing.
+        if (!(Number.isFinite(metrics.loss) && Number.isFinite(metrics.recon) && Number.isFinite(metrics.kl))) {
+          throw divergedError(options, epochsTrained, `the loss became ${metrics.loss} at epoch ${epoch}, batch ${b + 1}`);
+        }
         seen += batch.size;
         sums = { loss: sums.loss + metrics.loss * batch.size, recon: sums.recon + metrics.recon * batch.size, kl: sums.kl + metrics.kl * batch.size };
         const elapsed = (performance.now() - started) / 1000;
@@ -137,6 +153,10 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
 
       status(`epoch ${epoch}: evaluating on ${test.count} test images`);
       const testMetrics = await measureReconstruction(model, test);
+      // The last step's update can break the weights after its own loss was still finite.
+      if (!(Number.isFinite(testMetrics.mseSampled) && Number.isFinite(testMetrics.kl))) {
+        throw divergedError(options, epochsTrained, `the test loss became ${testMetrics.mseSampled + options.gamma * testMetrics.kl} after epoch ${epoch}`);
+      }
       const preview = await decodeToImages(model.decoder, previewZ, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], config.latentDim);
       const seconds = (performance.now() - started) / 1000;
       wallSeconds += seconds;
@@ -189,6 +209,17 @@ export async function trainCheckpoint(options: TrainOptions, callbacks: TrainCal
     disposeCvae(model);
   }
   return { checkpointDir: options.checkpointDir, epochsTrained, aborted, backend };
+}
+
+/**
+ * The one line for a run whose loss stopped being finite: what happened, what was kept, what to try.
+ * Thrown before anything of the diverged run is saved, so the last good checkpoint stays as it was.
+ */
+function divergedError(options: TrainOptions, savedEpochs: number, what: string): TrainingDivergedError {
+  const kept = savedEpochs > 0 ? `the checkpoint in ${options.checkpointDir} keeps its last good epoch (${savedEpochs})` : 'no checkpoint was written';
+  return new TrainingDivergedError(
+    `training diverged: ${what} (learning rate ${options.learningRate}); ${kept}; try a lower --learning-rate (the notebook's is ${DEFAULT_TRAIN_OPTIONS.learningRate})`,
+  );
 }
 
 /** Throws InvalidArgumentError for options no run can use. */
