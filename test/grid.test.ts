@@ -30,3 +30,29 @@ test('PNG round trip keeps size and 8-bit values; upscale is nearest-neighbour',
   assert.deepEqual([back.width, back.height], [6, 3]);
   assert.deepEqual(Array.from(back.pixels.slice(0, 6)), [0, 0, 0, 1, 1, 1]);
 });
+
+// Cases found by mutation testing (tools/mutation/render.json): exact pixels, so an off-by-one in
+// the layout or the upscale shows.
+const image = (w: number, h: number, f: (x: number, y: number) => number) => ({ width: w, height: h, pixels: Float32Array.from({ length: w * h }, (_, i) => f(i % w, Math.floor(i / w))) });
+
+test('tileGrid: the second row starts one tile height plus the gap down, the background fills the gaps', () => {
+  const tiles = [0.1, 0.2, 0.3, 0.4].map((v) => image(2, 3, () => v));
+  const grid = tileGrid(tiles, { cols: 2, pad: 1, background: 0.9 });
+  assert.deepEqual([grid.width, grid.height], [5, 7]);
+  const at = (x: number, y: number) => Math.round(grid.pixels[y * grid.width + x]! * 10) / 10;
+  assert.deepEqual([at(0, 0), at(3, 0), at(0, 4), at(3, 6)], [0.1, 0.2, 0.3, 0.4]);
+  assert.deepEqual([at(2, 0), at(0, 3), at(2, 5)], [0.9, 0.9, 0.9]);
+  assert.throws(() => tileGrid([]), /at least one tile/);
+  assert.throws(() => tileGrid([image(2, 3, () => 0), image(3, 3, () => 0)]), /tile 1 is 3x3, expected 2x3/);
+  assert.throws(() => tileGrid([image(2, 3, () => 0), image(2, 4, () => 0)]), /tile 1 is 2x4, expected 2x3/);
+});
+
+test('upscale repeats each pixel f x f times, rows and columns alike', () => {
+  const small = image(2, 2, (x, y) => (y * 2 + x) / 4);
+  const up = upscale(small, 3);
+  assert.deepEqual([up.width, up.height], [6, 6]);
+  const expected = Array.from({ length: 36 }, (_, i) => (Math.floor(Math.floor(i / 6) / 3) * 2 + Math.floor((i % 6) / 3)) / 4);
+  assert.deepEqual(Array.from(up.pixels), expected);
+  assert.equal(upscale(small, 1), small);
+  assert.equal(upscale(small, 0.5), small, 'a factor below 1 leaves the image as it is');
+});
