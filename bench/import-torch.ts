@@ -24,6 +24,7 @@ import { createRng } from '../src/engine/rng.js';
 import { measureReconstruction } from '../src/engine/reconstruction.js';
 import type { BackendName, BackendChoice } from '../src/engine/types.js';
 import { VERSION } from '../src/engine/version.js';
+import { setTorchWeights } from './torch-weights.js';
 
 interface TorchRun {
   torch: string;
@@ -53,26 +54,7 @@ const backend = await initBackend(flags.backend as BackendChoice);
 const config = DEFAULT_MODEL_CONFIG;
 const model = buildCvae(config);
 
-// Every layer with weights must be set exactly once, with matching shapes.
-const expected = new Set([...model.encoder.layers, ...model.decoder.layers].filter((l) => l.getWeights().length > 0).map((l) => l.name));
-let offset = 0;
-for (const { layer: name, shapes } of run.layers) {
-  const layer = [...model.encoder.layers, ...model.decoder.layers].find((l) => l.name === name);
-  if (!layer) throw new Error(`no layer ${name} in the model`);
-  const current = layer.getWeights();
-  const values = shapes.map((shape, i) => {
-    if (JSON.stringify(shape) !== JSON.stringify(current[i]?.shape)) throw new Error(`${name} weight ${i}: PyTorch ${JSON.stringify(shape)}, ours ${JSON.stringify(current[i]?.shape)}`);
-    const size = shape.reduce((a, b) => a * b, 1);
-    const tensor = tf.tensor(floats.slice(offset, offset + size), shape);
-    offset += size;
-    return tensor;
-  });
-  layer.setWeights(values);
-  tf.dispose(values);
-  expected.delete(name);
-}
-if (offset !== floats.length) throw new Error(`weights.bin has ${floats.length} floats, the layers used ${offset}`);
-if (expected.size > 0) throw new Error(`not set: ${[...expected].join(', ')}`);
+setTorchWeights(model, run.layers, floats);
 
 // The proof: decode the first 16 test images as PyTorch did.
 const test = await loadMnist('test');

