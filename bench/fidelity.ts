@@ -8,8 +8,10 @@
  * Three trainers, each with every seed, the full data and the same number of epochs:
  *   ours-1   `cvae-repl train --threads 1`
  *   ours-N   `cvae-repl train --threads <cores>` (synchronised BatchNorm)
- *   torch    bench/torch_train.py (the PyTorch peer), imported with bench/import-torch.ts --precise-bn,
- *            so it gets the same finish (exact BatchNorm statistics, latent density) as ours.
+ *   torch    bench/torch_train.py (the PyTorch peer, torch.optim.Adam), imported with bench/import-torch.ts
+ *            --precise-bn, so it gets the same finish (exact BatchNorm statistics, latent density) as ours;
+ *   torch-keras  the same with Adam as Keras computes it (--adam keras: epsilon before the bias
+ *            correction), the notebook's optimizer and ours (bench/step-vs-torch.ts).
  * Each model is scored by `cvae-repl eval --json` (the shipped classifier, one eval seed for all).
  *
  * Resumable: each finished run's scores and history go to bench/fidelity/<trainer>-s<seed>.json (committed:
@@ -43,7 +45,7 @@ const out = path.resolve(flags.out);
 const epochs = Number(flags.epochs);
 const seeds = flags.seeds.split(',').map(Number);
 const threads = Number(flags.threads);
-const TRAINERS = ['ours-1', `ours-${threads}`, 'torch'] as const;
+const TRAINERS = ['ours-1', `ours-${threads}`, 'torch', 'torch-keras'] as const;
 const cli = path.join(root, 'dist', 'cli.js');
 const results = path.join(root, 'bench', 'fidelity');
 const resultFile = (trainer: string, seed: number) => path.join(results, `${trainer}-s${seed}.json`);
@@ -64,10 +66,11 @@ async function epochsIn(checkpoint: string): Promise<number> {
 
 async function trainOne(trainer: string, seed: number, dir: string): Promise<void> {
   const checkpoint = path.join(dir, 'checkpoint');
-  if (trainer === 'torch') {
+  if (trainer.startsWith('torch')) {
     const torchOut = path.join(dir, 'torch');
     if (!existsSync(path.join(torchOut, 'weights.json'))) {
-      run('/usr/bin/python3', [path.join(root, 'bench', 'torch_train.py'), '--epochs', String(epochs), '--seed', String(seed), '--threads', String(threads), '--out', torchOut], `${trainer} seed ${seed}`);
+      const adam = trainer === 'torch-keras' ? 'keras' : 'torch';
+      run('/usr/bin/python3', [path.join(root, 'bench', 'torch_train.py'), '--epochs', String(epochs), '--seed', String(seed), '--threads', String(threads), '--adam', adam, '--out', torchOut], `${trainer} seed ${seed}`);
     }
     if (!existsSync(path.join(checkpoint, 'meta.json'))) {
       run(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'import-torch.ts'), torchOut, '--checkpoint', checkpoint, '--precise-bn'], `import ${trainer} seed ${seed}`);
