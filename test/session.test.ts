@@ -46,7 +46,7 @@ test('session on the fake model: every command gives a picture or a message of t
   assert.notDeepEqual(morph.tiles[0]!.pixels, morph.tiles[9]!.pixels);
   const walk = pictureOf(await session.run(input(':walk')));
   assert.match(walk.caption ?? '', /^walk: digit 3, 10 steps/); // the last digit asked
-  assert.match(walk.caption ?? '', /straight line between two z \(from the centre of the training codes, 0\.3 x their within-digit spread\)/);
+  assert.match(walk.caption ?? '', /through latent space \(a straight line between two z from the centre of the training codes, 0\.3 x their within-digit spread\)/);
   const recon = pictureOf(await session.run(input(':recon')));
   assert.deepEqual([recon.name, recon.tiles.length, recon.cols], ['recon', 20, 10]);
   assert.match(recon.caption ?? '', /z = encoder mean/);

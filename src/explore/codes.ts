@@ -105,6 +105,11 @@ export function centreStyleCodes(geometry: LatentGeometry | null, dim: number, s
   return (n, rng) => gaussianCodes(geometry.centre, geometry.within, dim, n, STYLE_SPREAD * scale, rng);
 }
 
+/** The plans the prompt draws with a checkpoint's fitted density (or without one), at `:scale` `scale`. */
+export function checkpointPlanner(prior: LatentPrior | null, dim: number, scale = 1): ExplorePlanner {
+  return explorePlanner(centreStyleCodes(prior === null ? null : latentGeometry(prior), dim, scale), dim);
+}
+
 /** What one command decodes: codes [n * dim] and label weights [n * 10]. */
 export interface DecodePlan {
   readonly z: Float32Array;

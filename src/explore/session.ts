@@ -137,7 +137,7 @@ export function createSession(options: SessionOptions): Session {
   async function morph(from: number, to: number): Promise<SessionOutput[]> {
     const rng = nextRng('morph');
     const tiles = await decodePlan(await planner().morph(from, to, rng));
-    return show({ name: 'morph', tiles, cols: STRIP_STEPS, caption: `morph: one z (from ${source()}), the label blended from ${from} to ${to} in ${STRIP_STEPS} steps` });
+    return show({ name: 'morph', tiles, cols: STRIP_STEPS, caption: `morph: one z, the label blended from ${from} to ${to} in ${STRIP_STEPS} steps (z from ${source()})` });
   }
 
   async function walk(digit: number | undefined): Promise<SessionOutput[]> {
@@ -146,7 +146,7 @@ export function createSession(options: SessionOptions): Session {
     const rng = nextRng('walk');
     const tiles = await decodePlan(await planner().walk(target, rng));
     lastDigit = target;
-    return show({ name: 'walk', tiles, cols: STRIP_STEPS, caption: `walk: digit ${target}, ${STRIP_STEPS} steps on a straight line between two z (from ${source()})` });
+    return show({ name: 'walk', tiles, cols: STRIP_STEPS, caption: `walk: digit ${target}, ${STRIP_STEPS} steps through latent space (a straight line between two z from ${source()})` });
   }
 
   async function recon(): Promise<SessionOutput[]> {
