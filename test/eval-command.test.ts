@@ -65,8 +65,12 @@ test('eval --json prints one JSON object with both samplers, saves the figure, a
     reconstruction: { count: number; mseSampled: number; mseMean: number; kl: number };
     recognisability: Record<string, { perDigit: number[]; mean: number; frechet: number; samplesPerDigit: number }>;
     checkpoint: { epochsTrained: number; hasFittedPrior: boolean };
+    explore: { seeds: number; style: { recognised: number; tiles: number }; morph: { endpoints: number; monotone: number; strips: number }; walk: { recognised: number; tiles: number } };
     figure: string;
   };
+  // The prompt's :style, :morph and :walk, scored over 10 seeds.
+  assert.deepEqual([report.explore.seeds, report.explore.style.tiles, report.explore.morph.strips, report.explore.walk.tiles], [10, 400, 100, 1000]);
+  for (const v of [report.explore.style.recognised, report.explore.morph.endpoints, report.explore.morph.monotone, report.explore.walk.recognised]) assert.ok(v >= 0 && v <= 1);
   assert.equal(report.reconstruction.count, 40);
   for (const v of [report.reconstruction.mseSampled, report.reconstruction.mseMean]) assert.ok(v > 0 && v < 1);
   assert.ok(report.reconstruction.kl >= 0);
@@ -93,6 +97,7 @@ test('eval prints a readable report and the figure in half-blocks on a terminal'
   assert.match(text, /^ {2}sampler +0 +1 .* 9 +all +Frechet$/m);
   assert.match(text, /^ {2}fitted +\d/m);
   assert.match(text, /^ {2}prior +\d/m);
+  assert.match(text, /^ {2}:style  tiles recognised as their label/m);
   assert.ok(text.includes('\u2580') && text.includes('\x1b[38;2;'), 'the figure is drawn with 24-bit half-blocks');
 });
 

@@ -9,6 +9,7 @@ import { createRng, normals } from '../src/engine/rng.js';
 import type { CheckpointSummary, DigitGenerator, GenerateOptions, GrayImage } from '../src/engine/types.js';
 import { buildClassifier, Classifier, type ClassifierOutput } from '../src/eval/classifier.js';
 import { evaluate } from '../src/eval/evaluate.js';
+import { checkpointPlanner } from '../src/explore/codes.js';
 import { gaussianStats } from '../src/eval/frechet.js';
 import { scoreSampler, type ImageClassifier } from '../src/eval/recognisability.js';
 import { measureReconstruction } from '../src/engine/reconstruction.js';
@@ -130,8 +131,16 @@ test('a whole evaluation of a tiny model has the right shapes, skips a missing f
   const generator = decoderGenerator(cvae.decoder, false);
   const before = tf.memory().numTensors;
   const statuses: string[] = [];
+  // The prompt's plans without a fitted density, decoded by the tiny decoder with blended labels.
+  const decode = async (z: Float32Array, labels: Float32Array): Promise<GrayImage[]> => {
+    const n = labels.length / 10;
+    const out = tf.tidy(() => cvae.decoder.predict([tf.tensor2d(z, [n, 16]), tf.tensor2d(labels, [n, 10])]) as tf.Tensor);
+    const pixels = (await out.data()) as Float32Array;
+    out.dispose();
+    return Array.from({ length: n }, (_, i) => ({ width: 28, height: 28, pixels: pixels.slice(i * 784, (i + 1) * 784) }));
+  };
   const evaluation = await evaluate(
-    { encoder: cvae.encoder, decoder: cvae.decoder, generator, classifier, test: test64 },
+    { encoder: cvae.encoder, decoder: cvae.decoder, generator, classifier, test: test64, explore: { planner: checkpointPlanner(null, 16), decode, classifier } },
     { samplesPerDigit: 6, seed: 3, onStatus: (m) => statuses.push(m) },
   );
   assert.equal(tf.memory().numTensors, before);
@@ -151,7 +160,19 @@ test('a whole evaluation of a tiny model has the right shapes, skips a missing f
   // The second row holds the reconstructions: pixel (0, 30) is the first reconstruction's (0, 0).
   assert.equal(figure.pixels[30 * figure.width]!, evaluation.figure.reconstructions[0]!.pixels[0]!);
 
+  // :style, :morph, :walk over 10 seeds from eval's seed: counts and shares in range.
+  const e = evaluation.explore!;
+  assert.deepEqual([e.seeds, e.firstSeed, e.style.tiles, e.morph.strips, e.walk.tiles], [10, 3, 400, 100, 1000]);
+  for (const share of [e.style.recognised, ...e.style.perLabel, e.morph.endpoints, e.morph.starts, e.morph.ends, e.morph.monotone, e.walk.recognised, ...e.walk.perDigit, ...e.morph.meanProbability]) {
+    assert.ok(share >= 0 && share <= 1, String(share));
+  }
+  assert.deepEqual([e.style.perLabel.length, e.walk.perDigit.length, e.morph.meanProbability.length], [10, 10, 10]);
+  assert.ok(e.morph.meanCrossing >= 0 && e.morph.meanCrossing <= 10 && e.morph.meanLargestDrop >= 0 && e.morph.meanLargestDrop <= 1);
+  assert.ok(e.style.rowDifference > 0 && e.style.referenceDifference! > 0);
+
   const json = JSON.parse(JSON.stringify(evaluationJson(evaluation, 'ckpt/classifier'))) as Record<string, any>;
+  assert.equal(json.explore.morph.strips, 100);
+  assert.equal(json.explore.style.perLabel.length, 10);
   assert.deepEqual(Object.keys(json.recognisability), ['prior']);
   assert.equal(json.recognisability.prior.perDigit.length, 10);
   assert.equal(json.reconstruction.count, 64);
@@ -160,6 +181,11 @@ test('a whole evaluation of a tiny model has the right shapes, skips a missing f
   assert.match(text, /per-pixel MSE, sampled z/);
   assert.match(text, /fitted: skipped, the checkpoint has no fitted latent density/);
   assert.match(text, /^ {2}prior +\d/m);
+  assert.match(text, /^Prompt commands, seeds 3-12/m);
+  assert.match(text, /^ {2}:style  tiles recognised as their label +\d+\.\d% of 400/m);
+  assert.match(text, /^ {2}:morph  ends recognised as A and B +\d+\.\d% of 200 \(100 random ordered pairs/m);
+  assert.match(text, /p\(B\) rises along the strip +\d+\.\d% of strips/);
+  assert.match(text, /^ {2}:walk   tiles recognised as D +\d+\.\d% of 1000/m);
   assert.ok(statuses.some((s) => s.includes('prior')));
   classifier.dispose();
 });

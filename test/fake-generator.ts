@@ -51,10 +51,18 @@ const variantOf = (z: ArrayLike<number>, at: number): number => Math.abs(Math.fl
  * Fake latent operations: a code's first value picks the tile's variant, labels blend the glyphs of
  * their digits by weight, and a "reconstruction" is the same digit in another variant.
  */
-function fakeLatent(): LatentOps & { decoded: number } {
+function fakeLatent(hasGeometry = true): LatentOps & { decoded: number } {
   const latent = {
     latentDim: FAKE_LATENT_DIM,
     decoded: 0,
+    // Style codes spread wide enough around the centre that rows draw different variants.
+    geometry: !hasGeometry ? null : {
+      dim: FAKE_LATENT_DIM,
+      centre: Float64Array.from([1, 0, 0, 0]),
+      digitMeans: Array.from({ length: 10 }, (_, d) => Float64Array.from([1, d, 0, 0])),
+      within: Array.from({ length: FAKE_LATENT_DIM * FAKE_LATENT_DIM }, (_, i) => (i % (FAKE_LATENT_DIM + 1) === 0 ? 10 : 0)),
+      aggregate: Array.from({ length: FAKE_LATENT_DIM * FAKE_LATENT_DIM }, (_, i) => (i % (FAKE_LATENT_DIM + 1) === 0 ? 10 : 0)),
+    } as LatentOps['geometry'],
     drawLatents(digit: number, n: number, { scale, rng }: Parameters<LatentOps['drawLatents']>[2]): Float32Array {
       const z = new Float32Array(n * FAKE_LATENT_DIM);
       for (let i = 0; i < z.length; i++) z[i] = scale * rng.normal() + (i % FAKE_LATENT_DIM === 1 ? digit : 0);
@@ -90,7 +98,7 @@ export function createFakeGenerator(options: { delayMs?: number; fail?: boolean;
     checkpoint,
     calls: [] as FakeGeneratorCalls[],
     disposed: false,
-    latent: fakeLatent(),
+    latent: fakeLatent(options.hasFittedPrior ?? true),
     async generate(digit: number, n: number, generateOptions?: GenerateOptions): Promise<GrayImage[]> {
       fake.calls.push({ digit, n, options: generateOptions });
       if (options.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.delayMs));

@@ -170,7 +170,7 @@ function checkEveryCommand({ code, out, err, cwd, configDir }: Awaited<ReturnTyp
   assert.match(err, /^error: :walk needs a digit: type one first, or :walk 3$/m);
   assert.match(err, /^error: nothing to save yet/m);
   assert.match(out, /^style: one latent z per row .*digits 0-9 left to right$/m);
-  assert.match(out, /^morph: one z, the label blended from 3 to 8 in 10 steps$/m);
+  assert.match(out, /^morph: one z, the label blended from 3 to 8 in 10 steps \(z from /m);
   assert.match(out, /^walk: digit 3, 10 steps through latent space/m);
   assert.match(out, /^recon: top, 10 random MNIST test digits \([0-9 ]+\); bottom, their reconstructions \(z = encoder mean, true label\)$/m);
   // Each :save wrote a real PNG of the picture's size (4x), and said where.

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodePng } from '../src/render/grid.js';
-import { createSession, defaultSaveName, slerp, type Picture, type SessionInput, type SessionOutput } from '../src/explore/session.js';
+import { createSession, defaultSaveName, type Picture, type SessionInput, type SessionOutput } from '../src/explore/session.js';
 import { loadReplModel } from '../src/explore/model.js';
 import { parseLine } from '../src/prompt/commands.js';
 import { createFakeGenerator } from './fake-generator.js';
@@ -46,7 +46,7 @@ test('session on the fake model: every command gives a picture or a message of t
   assert.notDeepEqual(morph.tiles[0]!.pixels, morph.tiles[9]!.pixels);
   const walk = pictureOf(await session.run(input(':walk')));
   assert.match(walk.caption ?? '', /^walk: digit 3, 10 steps/); // the last digit asked
-  assert.match(walk.caption ?? '', /straight line between two draws from its fitted density/);
+  assert.match(walk.caption ?? '', /through latent space \(a straight line between two z from the centre of the training codes, 0\.3 x their within-digit spread\)/);
   const recon = pictureOf(await session.run(input(':recon')));
   assert.deepEqual([recon.name, recon.tiles.length, recon.cols], ['recon', 20, 10]);
   assert.match(recon.caption ?? '', /z = encoder mean/);
@@ -57,13 +57,22 @@ test('session on the fake model: every command gives a picture or a message of t
   assert.equal(textOf(await session.run(input(':grid 2'))), 'message: grid = 2 (saved)');
   assert.equal(pictureOf(await session.run(input('5'))).tiles.length, 4);
   assert.equal(textOf(await session.run(input(':sampler prior'))), 'message: sampler = prior (saved)');
-  assert.match(pictureOf(await session.run(input(':walk 4'))).caption ?? '', /spherical interpolation between two N\(0, I\) draws/);
+  // The explore commands draw style codes whatever the sampler; :scale widens or narrows their spread.
+  assert.match(pictureOf(await session.run(input(':walk 4'))).caption ?? '', /from the centre of the training codes, 0\.3 x their/);
   assert.equal(textOf(await session.run(input(':scale 0.5'))), 'message: scale = 0.5 (saved)');
+  assert.match(pictureOf(await session.run(input(':style 1'))).caption ?? '', /0\.3 x 0\.5 x their within-digit spread/);
   assert.equal(textOf(await session.run(input(':seed 9'))), 'message: seed = 9 (saved)');
   assert.equal(textOf(await session.run(input(':seed'))), 'message: seed = 9');
   assert.equal(textOf(await session.run(input(':seed off'))), 'message: seed = off (fresh draws) (saved)');
   assert.deepEqual(saved, [['grid', 2], ['sampler', 'prior'], ['scale', 0.5], ['seed', 9], ['seed', null]]);
   assert.deepEqual(session.settings, { grid: 2, sampler: 'prior', scale: 0.5 });
+});
+
+test('without a fitted density the explore commands draw from a narrow N(0, s^2 I) and say so', async () => {
+  const session = createSession({ model: createFakeGenerator({ hasFittedPrior: false }), settings: { grid: 3, sampler: 'fitted', scale: 1 } });
+  const style = pictureOf(await session.run(input(':style 2')));
+  assert.equal(style.tiles.length, 20);
+  assert.match(style.caption ?? '', /from N\(0, 0\.2\^2 I\): this checkpoint has no fitted density/);
 });
 
 test('a seed replays the same pictures; without one every draw is fresh', async () => {
@@ -112,15 +121,6 @@ test('a setting that cannot be written still applies to the session and says so'
   });
   assert.equal(textOf(await session.run(input(':grid 5'))), 'error: grid = 5 for this session, but the settings file was not written: EACCES: permission denied, open settings.json');
   assert.equal(session.settings.grid, 5);
-});
-
-test('slerp keeps the ends and the norm of equal-norm codes', () => {
-  const a = Float32Array.from([3, 0, 0, 4]);
-  const b = Float32Array.from([0, 5, 0, 0]);
-  assert.deepEqual(Array.from(slerp(a, b, 0)).map((v) => Math.round(v * 1e5) / 1e5), [3, 0, 0, 4]);
-  assert.deepEqual(Array.from(slerp(a, b, 1)).map((v) => Math.round(v * 1e5) / 1e5), [0, 5, 0, 0]);
-  const mid = slerp(a, b, 0.5);
-  assert.ok(Math.abs(Math.hypot(...mid) - 5) < 1e-5);
 });
 
 test('session on a real tiny checkpoint: every command, pictures of the right size, tensor memory flat, MNIST test set for :recon', async () => {

@@ -11,6 +11,9 @@ import { DEFAULT_PRIOR_COMPONENTS } from '../src/engine/prior.js';
 import { loadGenerator } from '../src/engine/generator.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../src/engine/types.js';
 import { loadClassifier } from '../src/eval/classifier.js';
+import { scoreExplore } from '../src/eval/explore.js';
+import { centreStyleCodes, explorePlanner } from '../src/explore/codes.js';
+import { loadReplModel } from '../src/explore/model.js';
 import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/config/paths.js';
 
 test('the shipped checkpoint is the notebook recipe, complete: 30 epochs on all 60,000 images, with its history and fitted density', async () => {
@@ -52,6 +55,34 @@ test('the shipped checkpoint draws the requested digit: the shipped classifier r
     for (const [digit, share] of perDigit.entries()) assert.ok(share >= 0.8, `digit ${digit}: ${(share * 100).toFixed(0)}%`);
   } finally {
     generator.dispose();
+    classifier.dispose();
+  }
+});
+
+test('on the shipped checkpoint :style, :morph and :walk show what they promise over seeds 1-10 (shipped classifier): >= 95% of style tiles, morph ends and walk tiles recognised, p(B) rising, rows still differing', async () => {
+  const model = await loadReplModel(SHIPPED_CHECKPOINT, 'wasm');
+  const classifier = await loadClassifier(SHIPPED_CLASSIFIER);
+  try {
+    // The session's own plans (scale 1), as `cvae-repl eval` scores them.
+    const { latentDim, geometry } = model.latent;
+    assert.ok(geometry !== null, 'the shipped checkpoint has a fitted density');
+    const planner = explorePlanner(centreStyleCodes(geometry, latentDim, 1), latentDim);
+    const score = await scoreExplore(planner, model.latent.decode, classifier, {
+      seed: 1,
+      reference: (digit, n, rng) => model.generate(digit, n, { sampler: 'fitted', seed: rng.int(2 ** 31) }),
+    });
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    assert.ok(score.style.recognised >= 0.95, `style tiles recognised ${pct(score.style.recognised)} (per label ${score.style.perLabel.map(pct).join(' ')})`);
+    assert.ok(score.morph.strips >= 20);
+    assert.ok(score.morph.endpoints >= 0.95, `morph ends ${pct(score.morph.endpoints)} (A ${pct(score.morph.starts)}, B ${pct(score.morph.ends)})`);
+    assert.ok(score.morph.monotone >= 0.9, `p(B) monotone in ${pct(score.morph.monotone)} of strips`);
+    // The label changes the digit in the middle of the strip, not only at its end.
+    assert.ok(score.morph.meanCrossing >= 3 && score.morph.meanCrossing <= 7, `p(B) passes 1/2 at tile ${score.morph.meanCrossing}`);
+    assert.ok(score.walk.recognised >= 0.95, `walk tiles ${pct(score.walk.recognised)} (per digit ${score.walk.perDigit.map(pct).join(' ')})`);
+    // Not one handwriting for every row: rows differ by at least a third of what two ordinary samples of a digit do.
+    assert.ok(score.style.rowDifference >= score.style.referenceDifference! / 3, `rows differ by ${score.style.rowDifference.toFixed(3)}, samples by ${score.style.referenceDifference!.toFixed(3)}`);
+  } finally {
+    model.dispose();
     classifier.dispose();
   }
 });

@@ -193,7 +193,7 @@ test('commands at the prompt: :help lists them, :morph draws a captioned strip, 
   await type(app, ':help');
   app.stdin.write('\r');
   await waitFor(() => frame().includes(':sampler NAME'), 'the command list');
-  assert.match(frame(), /^:morph A B +one z, the label blended from digit A to digit B/m);
+  assert.match(frame(), /^:morph A B +one handwriting, the label blended from digit A to digit B/m);
   await type(app, ':morph 3 8');
   app.stdin.write('\r');
   await waitFor(() => frame().includes('morph: one z, the label blended from 3 to 8 in 10 steps'), 'the morph caption');

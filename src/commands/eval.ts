@@ -7,10 +7,11 @@ import { RECONSTRUCTION_SEED } from '../engine/reconstruction.js';
 import { initBackend } from '../engine/backend.js';
 import { loadCheckpoint } from '../engine/checkpoint.js';
 import { loadMnist } from '../engine/data.js';
-import { createGenerator } from '../engine/generator.js';
 import type { BackendChoice } from '../engine/types.js';
 import { loadClassifier } from '../eval/classifier.js';
 import { evaluate } from '../eval/evaluate.js';
+import { checkpointPlanner } from '../explore/codes.js';
+import { createReplModel } from '../explore/model.js';
 import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/report.js';
 import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng } from '../render/grid.js';
@@ -67,12 +68,13 @@ export async function runEvalCommand(options: EvalOptions, io: EvalIO): Promise<
     const classifier = await loadClassifier(classifierDir);
     try {
       const checkpoint = await loadCheckpoint(options.checkpointDir);
-      // The generator takes ownership of the decoder (and disposes it); the encoder is ours.
-      const generator = createGenerator(checkpoint.decoder, checkpoint.meta, checkpoint.dir, backend);
+      // The prompt's model (generator and decoding with blended labels) owns and disposes the encoder and decoder.
+      const generator = createReplModel(checkpoint.encoder, checkpoint.decoder, checkpoint.meta, checkpoint.dir, backend);
+      const explore = { planner: checkpointPlanner(checkpoint.meta.prior, checkpoint.meta.model.latentDim), decode: generator.latent.decode, classifier };
       try {
         const test = await loadMnist('test', { dataDir: options.dataDir, limit: options.limit });
         const evaluation = await evaluate(
-          { encoder: checkpoint.encoder, decoder: checkpoint.decoder, generator, classifier, test },
+          { encoder: checkpoint.encoder, decoder: checkpoint.decoder, generator, classifier, test, explore },
           { samplesPerDigit, seed: options.seed ?? DEFAULT_EVAL_OPTIONS.seed, onStatus: status },
         );
         const figure = reconstructionFigure(evaluation);
@@ -90,7 +92,6 @@ export async function runEvalCommand(options: EvalOptions, io: EvalIO): Promise<
         return 0;
       } finally {
         generator.dispose();
-        checkpoint.encoder.dispose();
       }
     } finally {
       classifier.dispose();

@@ -99,6 +99,19 @@ export class Classifier {
     return { count, labels, features };
   }
 
+  /** The classifier's probabilities (softmax of the logits) of `count` images [count * 784], row-major [count * 10]. */
+  async probabilities(images: Float32Array, count: number, batchSize = 500): Promise<Float32Array> {
+    if (images.length !== count * PIXELS) throw new ClassifierError(`expected ${count} images of 784 pixels, got ${images.length} values`);
+    const out = new Float32Array(count * 10);
+    for (let start = 0; start < count; start += batchSize) {
+      const end = Math.min(count, start + batchSize);
+      const p = tf.tidy(() => tf.softmax(this.model.predict(tf.tensor4d(images.subarray(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1])) as tf.Tensor));
+      out.set((await p.data()) as Float32Array, start * 10);
+      p.dispose();
+    }
+    return out;
+  }
+
   dispose(): void {
     // `both` shares every layer (and so every weight) with `model`; disposing `model` frees them.
     this.model.dispose();

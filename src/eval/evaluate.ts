@@ -6,6 +6,8 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { MnistSet } from '../engine/data.js';
 import type { BackendName, CheckpointSummary, DigitGenerator, GrayImage, SamplerName } from '../engine/types.js';
+import type { ExplorePlanner } from '../explore/codes.js';
+import { scoreExplore, type ExploreScore, type PlanDecoder, type ProbabilityClassifier } from './explore.js';
 import { FeatureMoments, type GaussianStats } from './frechet.js';
 import { scoreSampler, type ImageClassifier, type SamplerScore } from './recognisability.js';
 import { measureReconstruction, type Reconstruction } from '../engine/reconstruction.js';
@@ -16,6 +18,8 @@ export interface EvaluationInputs {
   readonly generator: DigitGenerator;
   readonly classifier: ImageClassifier;
   readonly test: MnistSet;
+  /** The prompt's :style, :morph and :walk plans, to score them too (./explore.ts). */
+  readonly explore?: { readonly planner: ExplorePlanner; readonly decode: PlanDecoder; readonly classifier: ProbabilityClassifier };
 }
 
 export interface EvaluationOptions {
@@ -39,6 +43,8 @@ export interface Evaluation {
   readonly samplers: readonly SamplerScore[];
   /** Samplers asked for but not available, with why. */
   readonly skipped: readonly { readonly sampler: SamplerName; readonly reason: string }[];
+  /** :style, :morph and :walk over seeds seed..seed+9, or null when not asked for. */
+  readonly explore: ExploreScore | null;
   readonly seconds: number;
 }
 
@@ -85,6 +91,17 @@ export async function evaluate(inputs: EvaluationInputs, options: EvaluationOpti
     );
   }
 
+  let explore: ExploreScore | null = null;
+  if (inputs.explore !== undefined) {
+    status('scoring :style, :morph and :walk over 10 seeds');
+    // Ordinary samples of each digit, to compare how much :style rows differ with how much samples do.
+    const sampler: SamplerName = generator.checkpoint.hasFittedPrior ? 'fitted' : 'prior';
+    explore = await scoreExplore(inputs.explore.planner, inputs.explore.decode, inputs.explore.classifier, {
+      seed: options.seed,
+      reference: (digit, n, rng) => generator.generate(digit, n, { sampler, seed: rng.int(2 ** 31) }),
+    });
+  }
+
   return {
     checkpoint: generator.checkpoint,
     backend: generator.backend,
@@ -94,6 +111,7 @@ export async function evaluate(inputs: EvaluationInputs, options: EvaluationOpti
     figure: { originals, reconstructions: examples.map((pixels) => ({ width: 28, height: 28, pixels })) },
     samplers,
     skipped,
+    explore,
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -5,6 +5,7 @@
 import { tileGrid } from '../render/grid.js';
 import type { GrayImage } from '../engine/types.js';
 import type { Evaluation } from './evaluate.js';
+import type { ExploreScore } from './explore.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
@@ -38,9 +39,34 @@ export function formatEvaluation(evaluation: Evaluation, classifierDir: string):
   for (const row of rows) lines.push(format(row));
   for (const s of evaluation.skipped) lines.push(`  ${s.sampler}: skipped, ${s.reason}`);
   lines.push('  Frechet: squared Frechet distance between generated images (all digits) and the test set in the classifier\'s 128-d feature space; lower is closer.');
+  if (evaluation.explore !== null) {
+    lines.push('');
+    lines.push(...formatExplore(evaluation.explore));
+  }
   lines.push('');
   lines.push(`Took ${evaluation.seconds.toFixed(0)} s.`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The explore section of the report: what :style, :morph and :walk show, as the classifier sees it. */
+export function formatExplore(e: ExploreScore): string[] {
+  const minOf = (values: readonly number[], what: string): string => {
+    const min = Math.min(...values);
+    return `lowest ${what} ${values.indexOf(min)}: ${pct(min)}`;
+  };
+  const last = e.firstSeed + e.seeds - 1;
+  const lines = [`Prompt commands, seeds ${e.firstSeed}-${last} (:seed N for each), judged by the same classifier`];
+  lines.push(`  :style  tiles recognised as their label   ${pct(e.style.recognised)} of ${e.style.tiles} (${e.style.rowsPerSeed} rows per seed; ${minOf(e.style.perLabel, 'label')})`);
+  lines.push(
+    `         rows differ (RMS per pixel, same label)  ${e.style.rowDifference.toFixed(3)}` +
+      (e.style.referenceDifference === null ? '' : ` (two ordinary samples of a digit: ${e.style.referenceDifference.toFixed(3)})`),
+  );
+  lines.push(`  :morph  ends recognised as A and B        ${pct(e.morph.endpoints)} of ${2 * e.morph.strips} (${e.morph.strips} random ordered pairs; first tile A ${pct(e.morph.starts)}, last tile B ${pct(e.morph.ends)})`);
+  lines.push(
+    `         p(B) rises along the strip          ${pct(e.morph.monotone)} of strips (no step drops it by more than ${e.morph.tolerance}; mean largest drop ${e.morph.meanLargestDrop.toFixed(3)}); passes 1/2 at tile ${(e.morph.meanCrossing + 1).toFixed(1)} of 10 on average`,
+  );
+  lines.push(`  :walk   tiles recognised as D           ${pct(e.walk.recognised)} of ${e.walk.tiles} (every digit once per seed; ${minOf(e.walk.perDigit, 'digit')})`);
+  return lines;
 }
 
 /** The JSON `--json` prints: plain numbers, no images. */
@@ -55,6 +81,7 @@ export function evaluationJson(evaluation: Evaluation, classifierDir: string, fi
       evaluation.samplers.map((s) => [s.sampler, { samplesPerDigit: s.samplesPerDigit, perDigit: s.perDigit, mean: s.mean, frechet: s.frechet, confusion: s.confusion }]),
     ),
     skipped: evaluation.skipped,
+    explore: evaluation.explore,
     ...(figurePath === undefined ? {} : { figure: figurePath }),
     seconds: evaluation.seconds,
   };

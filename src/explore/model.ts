@@ -11,6 +11,7 @@ import { IMAGE_SIZE, NUM_CLASSES, PIXELS, loadMnist, type MnistSet } from '../en
 import { createGenerator, drawLatents } from '../engine/generator.js';
 import { runModel } from '../engine/model.js';
 import type { Rng } from '../engine/rng.js';
+import { latentGeometry, type LatentGeometry } from './codes.js';
 import type { BackendChoice, BackendName, DigitGenerator, GrayImage, SamplerName } from '../engine/types.js';
 
 /** Options of one latent draw. */
@@ -30,6 +31,8 @@ export interface Reconstructions {
 /** What the prompt's commands need beyond `generate`. */
 export interface LatentOps {
   readonly latentDim: number;
+  /** The centre and spread of the training codes, from the fitted density; null without one. */
+  readonly geometry: LatentGeometry | null;
   /** `n` latent codes [n * latentDim] for `digit`: its fitted density, or N(0, scale^2 I) (also when the checkpoint has no density). */
   drawLatents(digit: number, n: number, options: LatentDrawOptions): Float32Array;
   /** Decodes codes [n * latentDim] with label weights [n * 10] (one-hot, or a blend of two digits). */
@@ -72,6 +75,7 @@ export function createReplModel(encoder: tfl.LayersModel, decoder: tfl.LayersMod
 
   const latent: LatentOps = {
     latentDim,
+    geometry: meta.prior === null ? null : latentGeometry(meta.prior),
     drawLatents: (digit, n, { sampler, scale, rng }) => drawLatents(meta.prior, sampler, digit, n, scale, latentDim, rng),
     decode,
     async reconstruct(n, rng) {

@@ -11,11 +11,12 @@ import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng, tileGrid, upscale } from '../render/grid.js';
 import { COMMAND_HELP, type PromptCommand, type SettingCommand } from '../prompt/commands.js';
 import type { Picture, PictureName } from '../render/picture.js';
+import { centreStyleCodes, explorePlanner, PRIOR_FALLBACK_SCALE, STRIP_STEPS, STYLE_SPREAD, type DecodePlan, type ExplorePlanner } from './codes.js';
 import type { ReplModel } from './model.js';
 import { firstLine } from '../engine/errors.js';
 
 /** Images per `:morph` and `:walk` strip. */
-export const STRIP_STEPS = 10;
+export { STRIP_STEPS };
 /** Test digits in `:recon`. */
 export const RECON_COUNT = 10;
 /** `:save` writes each image pixel as a block of this many pixels (nearest-neighbour, strokes stay crisp). */
@@ -64,34 +65,6 @@ export interface Session {
   run(input: SessionInput): Promise<SessionOutput[]>;
 }
 
-const oneHotRows = (digits: readonly number[]): Float32Array => {
-  const labels = new Float32Array(digits.length * 10);
-  digits.forEach((d, i) => (labels[i * 10 + d] = 1));
-  return labels;
-};
-
-/** Spherical interpolation between two codes (norm-preserving for N(0, I) draws; falls back to linear when they are parallel). */
-export function slerp(a: Float32Array, b: Float32Array, t: number): Float32Array {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  const omega = Math.acos(Math.min(1, Math.max(-1, dot / (Math.sqrt(na * nb) || 1))));
-  const out = new Float32Array(a.length);
-  if (Math.abs(Math.sin(omega)) < 1e-6) {
-    for (let i = 0; i < a.length; i++) out[i] = (1 - t) * a[i]! + t * b[i]!;
-    return out;
-  }
-  const wa = Math.sin((1 - t) * omega) / Math.sin(omega);
-  const wb = Math.sin(t * omega) / Math.sin(omega);
-  for (let i = 0; i < a.length; i++) out[i] = wa * a[i]! + wb * b[i]!;
-  return out;
-}
-
 /** `cvae-style-20261124-231502.png` */
 export function defaultSaveName(name: PictureName, at: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
@@ -115,7 +88,6 @@ export function createSession(options: SessionOptions): Session {
   let request = 0;
   // Without a seed, one stream: every draw is fresh.
   const stream = createRng(freshSeed());
-  const fitted = (): boolean => settings.sampler === 'fitted' && model.checkpoint.hasFittedPrior;
 
   function nextRng(name: PictureName): Rng {
     const r = request++;
@@ -136,60 +108,45 @@ export function createSession(options: SessionOptions): Session {
     return show({ name: 'grid', tiles, cols: settings.grid });
   }
 
+  /** The plans of :style, :morph and :walk: style codes around the centre of the codes (./codes.ts), `:scale` times the measured spread. */
+  function planner(): ExplorePlanner {
+    const { latentDim, geometry } = model.latent;
+    return explorePlanner(centreStyleCodes(geometry, latentDim, settings.scale), latentDim);
+  }
+
+  /** Where the codes come from, for the captions. */
+  function source(): string {
+    const { geometry } = model.latent;
+    const times = settings.scale === 1 ? '' : ` x ${settings.scale}`;
+    return geometry === null
+      ? `N(0, ${PRIOR_FALLBACK_SCALE * settings.scale}^2 I): this checkpoint has no fitted density`
+      : `the centre of the training codes, ${STYLE_SPREAD}${times} x their within-digit spread`;
+  }
+
+  async function decodePlan(plan: DecodePlan): Promise<GrayImage[]> {
+    return model.latent.decode(plan.z, plan.labels);
+  }
+
   async function style(rows: number): Promise<SessionOutput[]> {
     const rng = nextRng('style');
-    const { latentDim } = model.latent;
-    const z = new Float32Array(rows * 10 * latentDim);
-    for (let r = 0; r < rows; r++) {
-      // With the fitted sampler each row's z comes from the density of a random digit (together: the
-      // density of all codes); a z is one handwriting, decoded here with each of the ten labels.
-      const code = model.latent.drawLatents(rng.int(10), 1, { sampler: settings.sampler, scale: settings.scale, rng });
-      for (let d = 0; d < 10; d++) z.set(code, (r * 10 + d) * latentDim);
-    }
-    const digits = Array.from({ length: rows * 10 }, (_, i) => i % 10);
-    const tiles = await model.latent.decode(z, oneHotRows(digits));
-    const source = fitted() ? 'the fitted density of a random digit' : `N(0, ${settings.scale === 1 ? 'I' : `${settings.scale}^2 I`})`;
-    return show({ name: 'style', tiles, cols: 10, caption: `style: one latent z per row (from ${source}), digits 0-9 left to right` });
+    // A z near the centre of the codes, where the label decides the digit: one handwriting per row.
+    const tiles = await decodePlan(await planner().style(rows, rng));
+    return show({ name: 'style', tiles, cols: 10, caption: `style: one latent z per row (from ${source()}), digits 0-9 left to right` });
   }
 
   async function morph(from: number, to: number): Promise<SessionOutput[]> {
     const rng = nextRng('morph');
-    const { latentDim } = model.latent;
-    const code = model.latent.drawLatents(from, 1, { sampler: settings.sampler, scale: settings.scale, rng });
-    const z = new Float32Array(STRIP_STEPS * latentDim);
-    const labels = new Float32Array(STRIP_STEPS * 10);
-    for (let i = 0; i < STRIP_STEPS; i++) {
-      const t = i / (STRIP_STEPS - 1);
-      z.set(code, i * latentDim);
-      // Blended one-hot labels; for A = B this is A ten times.
-      labels[i * 10 + from] = 1 - t;
-      labels[i * 10 + to] = (labels[i * 10 + to] ?? 0) + t;
-    }
-    const tiles = await model.latent.decode(z, labels);
-    return show({ name: 'morph', tiles, cols: STRIP_STEPS, caption: `morph: one z, the label blended from ${from} to ${to} in ${STRIP_STEPS} steps` });
+    const tiles = await decodePlan(await planner().morph(from, to, rng));
+    return show({ name: 'morph', tiles, cols: STRIP_STEPS, caption: `morph: one z, the label blended from ${from} to ${to} in ${STRIP_STEPS} steps (z from ${source()})` });
   }
 
   async function walk(digit: number | undefined): Promise<SessionOutput[]> {
     const target = digit ?? lastDigit;
     if (target === undefined) return [{ kind: 'error', text: ':walk needs a digit: type one first, or :walk 3' }];
     const rng = nextRng('walk');
-    const { latentDim } = model.latent;
-    const ends = model.latent.drawLatents(target, 2, { sampler: settings.sampler, scale: settings.scale, rng });
-    const a = ends.subarray(0, latentDim);
-    const b = ends.subarray(latentDim);
-    // N(0, I) draws: slerp keeps the norm typical of a draw (a straight line would pass through
-    // blurry low-norm codes). Fitted draws come from a mixture away from 0: a straight line.
-    const spherical = !fitted();
-    const z = new Float32Array(STRIP_STEPS * latentDim);
-    for (let i = 0; i < STRIP_STEPS; i++) {
-      const t = i / (STRIP_STEPS - 1);
-      if (spherical) z.set(slerp(a, b, t), i * latentDim);
-      else for (let j = 0; j < latentDim; j++) z[i * latentDim + j] = (1 - t) * a[j]! + t * b[j]!;
-    }
-    const tiles = await model.latent.decode(z, oneHotRows(new Array<number>(STRIP_STEPS).fill(target)));
+    const tiles = await decodePlan(await planner().walk(target, rng));
     lastDigit = target;
-    const how = spherical ? 'spherical interpolation between two N(0, I) draws' : 'straight line between two draws from its fitted density';
-    return show({ name: 'walk', tiles, cols: STRIP_STEPS, caption: `walk: digit ${target}, ${STRIP_STEPS} steps through latent space (${how})` });
+    return show({ name: 'walk', tiles, cols: STRIP_STEPS, caption: `walk: digit ${target}, ${STRIP_STEPS} steps through latent space (a straight line between two z from ${source()})` });
   }
 
   async function recon(): Promise<SessionOutput[]> {

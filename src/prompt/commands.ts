@@ -36,13 +36,13 @@ export type CommandName = 'help' | 'style' | 'morph' | 'walk' | 'recon' | 'save'
 /** `:help` text, one command per line. */
 export const COMMAND_HELP: ReadonlyArray<readonly [string, string]> = [
   ['0-9', 'draw an N x N grid of that digit (any other integer quits)'],
-  [':style [ROWS]', `one latent z per row, all ten digits side by side (default ${DEFAULT_STYLE_ROWS} rows)`],
-  [':morph A B', 'one z, the label blended from digit A to digit B in 10 steps'],
-  [':walk [D]', 'one label (the last digit, or D), z moving between two draws in 10 steps'],
+  [':style [ROWS]', `one handwriting (latent z) per row, decoded as each digit 0-9 (default ${DEFAULT_STYLE_ROWS} rows)`],
+  [':morph A B', 'one handwriting, the label blended from digit A to digit B in 10 steps'],
+  [':walk [D]', 'one digit (the last one, or D), the handwriting changing in 10 steps'],
   [':recon', '10 random MNIST test digits above their reconstructions'],
   [':save [FILE.png]', 'save the last picture as a PNG (default: cvae-<what>-<time>.png here)'],
   [':seed N|off', 'reproducible draws from seed N, or fresh ones (saved in the settings)'],
-  [':scale T', 'spread of the latent draw, > 0 (saved)'],
+  [':scale T', 'spread of the latent draw (of the handwriting for :style, :morph, :walk), > 0 (saved)'],
   [':sampler NAME', 'fitted (per-digit latent density) or prior (N(0, I)) (saved)'],
   [':grid N', `N x N samples per digit, 1-${MAX_GRID} (saved)`],
   [':help', 'this list'],
