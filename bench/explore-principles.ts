@@ -16,7 +16,7 @@ import { encodeLatentMeans } from '../src/engine/prior.js';
 import type { Rng } from '../src/engine/rng.js';
 import { loadClassifier } from '../src/eval/classifier.js';
 import { scoreExplore, type ExploreScore } from '../src/eval/explore.js';
-import { explorePlanner, gaussianCodes, latentGeometry, morphLabels, STRIP_STEPS, type ExplorePlanner, type StyleCodeSource } from '../src/explore/codes.js';
+import { explorePlanner, gaussianCodes, latentGeometry, morphLabels, STRIP_STEPS, type ExplorePlanner, type StyleCodeSource } from '../src/engine/latent-codes.js';
 import { createReplModel } from '../src/explore/model.js';
 import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/config/paths.js';
 

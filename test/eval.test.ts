@@ -9,7 +9,7 @@ import { createRng, normals } from '../src/engine/rng.js';
 import type { CheckpointSummary, DigitGenerator, GenerateOptions, GrayImage } from '../src/engine/types.js';
 import { buildClassifier, Classifier, type ClassifierOutput } from '../src/eval/classifier.js';
 import { evaluate } from '../src/eval/evaluate.js';
-import { checkpointPlanner } from '../src/explore/codes.js';
+import { checkpointPlanner } from '../src/engine/latent-codes.js';
 import { gaussianStats } from '../src/eval/frechet.js';
 import { scoreSampler, type ImageClassifier } from '../src/eval/recognisability.js';
 import { measureReconstruction } from '../src/engine/reconstruction.js';

@@ -8,7 +8,7 @@ import type { LatentPrior } from '../src/engine/prior.js';
 import { createRng } from '../src/engine/rng.js';
 import type { GrayImage } from '../src/engine/types.js';
 import { scoreExplore, type PlanDecoder, type ProbabilityClassifier } from '../src/eval/explore.js';
-import { centreStyleCodes, explorePlanner, latentGeometry, morphLabels, PRIOR_FALLBACK_SCALE, STRIP_STEPS, STYLE_SPREAD, type ExplorePlanner } from '../src/explore/codes.js';
+import { centreStyleCodes, explorePlanner, latentGeometry, morphLabels, PRIOR_FALLBACK_SCALE, STRIP_STEPS, STYLE_SPREAD, type ExplorePlanner } from '../src/engine/latent-codes.js';
 import { createSession } from '../src/explore/session.js';
 import { createFakeGenerator } from './fake-generator.js';
 

@@ -12,7 +12,7 @@ import { loadGenerator } from '../src/engine/generator.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../src/engine/types.js';
 import { loadClassifier } from '../src/eval/classifier.js';
 import { scoreExplore } from '../src/eval/explore.js';
-import { centreStyleCodes, explorePlanner } from '../src/explore/codes.js';
+import { centreStyleCodes, explorePlanner } from '../src/engine/latent-codes.js';
 import { loadReplModel } from '../src/explore/model.js';
 import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/config/paths.js';
 

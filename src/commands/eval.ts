@@ -10,7 +10,7 @@ import { loadMnist } from '../engine/data.js';
 import type { BackendChoice } from '../engine/types.js';
 import { loadClassifier } from '../eval/classifier.js';
 import { evaluate } from '../eval/evaluate.js';
-import { checkpointPlanner } from '../explore/codes.js';
+import { checkpointPlanner } from '../engine/latent-codes.js';
 import { createReplModel } from '../explore/model.js';
 import { evaluationJson, formatEvaluation, reconstructionFigure } from '../eval/report.js';
 import { writeFileAtomic } from '../engine/fs-atomic.js';

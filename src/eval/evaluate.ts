@@ -6,7 +6,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { MnistSet } from '../engine/data.js';
 import type { BackendName, CheckpointSummary, DigitGenerator, GrayImage, SamplerName } from '../engine/types.js';
-import type { ExplorePlanner } from '../explore/codes.js';
+import type { ExplorePlanner } from '../engine/latent-codes.js';
 import { scoreExplore, type ExploreScore, type PlanDecoder, type ProbabilityClassifier } from './explore.js';
 import { FeatureMoments, type GaussianStats } from './frechet.js';
 import { scoreSampler, type ImageClassifier, type SamplerScore } from './recognisability.js';

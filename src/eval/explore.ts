@@ -10,7 +10,7 @@
 import { NUM_CLASSES, PIXELS } from '../engine/data.js';
 import { createRng, type Rng } from '../engine/rng.js';
 import type { GrayImage } from '../engine/types.js';
-import { STRIP_STEPS, type DecodePlan, type ExplorePlanner } from '../explore/codes.js';
+import { STRIP_STEPS, type DecodePlan, type ExplorePlanner } from '../engine/latent-codes.js';
 import { EvalError } from './errors.js';
 
 /** The part of the classifier the explore metrics need (tests pass a fake). */

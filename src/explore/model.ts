@@ -11,7 +11,7 @@ import { IMAGE_SIZE, NUM_CLASSES, PIXELS, loadMnist, type MnistSet } from '../en
 import { createGenerator, drawLatents } from '../engine/generator.js';
 import { runModel } from '../engine/model.js';
 import type { Rng } from '../engine/rng.js';
-import { latentGeometry, type LatentGeometry } from './codes.js';
+import { latentGeometry, type LatentGeometry } from '../engine/latent-codes.js';
 import type { BackendChoice, BackendName, DigitGenerator, GrayImage, SamplerName } from '../engine/types.js';
 
 /** Options of one latent draw. */

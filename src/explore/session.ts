@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng, tileGrid, upscale } from '../render/grid.js';
 import { COMMAND_HELP, type PromptCommand, type SettingCommand } from '../prompt/commands.js';
 import type { Picture, PictureName } from '../render/picture.js';
-import { centreStyleCodes, explorePlanner, PRIOR_FALLBACK_SCALE, STRIP_STEPS, STYLE_SPREAD, type DecodePlan, type ExplorePlanner } from './codes.js';
+import { centreStyleCodes, explorePlanner, PRIOR_FALLBACK_SCALE, STRIP_STEPS, STYLE_SPREAD, type DecodePlan, type ExplorePlanner } from '../engine/latent-codes.js';
 import type { ReplModel } from './model.js';
 import { firstLine } from '../engine/errors.js';
 

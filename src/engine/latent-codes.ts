@@ -13,9 +13,9 @@
  * (N(0, s^2 I), codes picked by the classifier, encoded test digits with their digit's mean removed)
  * with the shipped classifier on held-out seeds; the numbers are in the README.
  */
-import { NUM_CLASSES } from '../engine/data.js';
-import { cholesky, type LatentPrior } from '../engine/prior.js';
-import type { Rng } from '../engine/rng.js';
+import { NUM_CLASSES } from './data.js';
+import { cholesky, type LatentPrior } from './prior.js';
+import type { Rng } from './rng.js';
 
 /** Tiles per `:morph` and `:walk` strip. */
 export const STRIP_STEPS = 10;
