@@ -28,7 +28,7 @@ if (!dir) {
   console.error('usage: node --import tsx bench/step-vs-torch.ts <torch_step.py --out dir> [--threads N] [--backend B]');
   process.exit(2);
 }
-const run = JSON.parse(await readFile(path.join(dir, 'run.json'), 'utf8')) as { steps: number; batch: number; adam: string; losses: number[][] };
+const run = JSON.parse(await readFile(path.join(dir, 'run.json'), 'utf8')) as { steps: number; batch: number; adam: string; distinct?: boolean; losses: number[][] };
 const backend = await initBackend(flags.backend as BackendChoice);
 const model = buildCvae();
 const initial = await readTorchWeights(path.join(dir, 'initial.json'), path.join(dir, 'initial.bin'));
@@ -38,7 +38,7 @@ const expected = buildCvae();
 setTorchWeights(expected, final.layers, final.floats);
 
 const eps = new Float32Array((await readFile(path.join(dir, 'eps.bin'))).buffer.slice(0));
-const data = await loadMnist('train', { limit: run.batch });
+const data = await loadMnist('train', { limit: run.batch * (run.distinct ? run.steps : 1) });
 const optimizer = createAdam(model, 5e-4);
 const context = { model, optimizer, gamma: 1e-4, config: DEFAULT_MODEL_CONFIG };
 const threads = Number(flags.threads);
@@ -48,10 +48,13 @@ const step: TrainStep = threads > 1
 console.log(`ours: ${backend}, ${threads} thread${threads === 1 ? '' : 's'}; PyTorch Adam: ${run.adam}; batch ${run.batch}, ${run.steps} steps`);
 console.log('step | loss ours | loss PyTorch | relative difference');
 for (let t = 0; t < run.steps; t++) {
-  const batch = { ...sliceBatch(data, 0, run.batch), eps: eps.slice(t * run.batch * 16, (t + 1) * run.batch * 16) };
+  const first = run.distinct ? t * run.batch : 0;
+  const batch = { ...sliceBatch(data, first, first + run.batch), eps: eps.slice(t * run.batch * 16, (t + 1) * run.batch * 16) };
   const metrics = await step.run(batch);
   const theirs = run.losses[t]![0]!;
-  console.log(`${t + 1} | ${metrics.loss.toPrecision(8)} | ${theirs.toPrecision(8)} | ${(Math.abs(metrics.loss - theirs) / theirs).toExponential(2)}`);
+  if (run.steps <= 10 || (t + 1) % Math.ceil(run.steps / 10) === 0 || t === 0) {
+    console.log(`${t + 1} | ${metrics.loss.toPrecision(8)} | ${theirs.toPrecision(8)} | ${(Math.abs(metrics.loss - theirs) / theirs).toExponential(2)}`);
+  }
 }
 await step.dispose?.();
 

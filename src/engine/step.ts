@@ -44,9 +44,9 @@ export interface StepContext {
 }
 
 /**
- * The three loss terms as scalars, from the batch tensors. `batchNorm` is the training mode (BatchNorm
- * normalises with the statistics over the rows it spans and moves its moving statistics); null is
- * inference (the moving statistics, nothing changes).
+ * The three loss terms as scalars, from the batch tensors, in training mode: BatchNorm normalises with
+ * the statistics over the rows `batchNorm` spans (WHOLE_BATCH on one thread) and moves its moving
+ * statistics. Inference-mode metrics are engine/reconstruction.ts.
  */
 export function cvaeLoss(
   model: Cvae,
@@ -54,13 +54,11 @@ export function cvaeLoss(
   labels: tf.Tensor2D,
   eps: tf.Tensor2D,
   gamma: number,
-  batchNorm: BatchReducer | null,
+  batchNorm: BatchReducer,
 ): { loss: tf.Scalar; recon: tf.Scalar; kl: tf.Scalar } {
-  const training = batchNorm !== null;
-  const reducer = batchNorm ?? undefined;
-  const [zMean, zLogVar] = runModel(model.encoder, [images, labels], training, reducer) as [tf.Tensor2D, tf.Tensor2D];
+  const [zMean, zLogVar] = runModel(model.encoder, [images, labels], true, batchNorm) as [tf.Tensor2D, tf.Tensor2D];
   const z = sampleLatent(zMean, zLogVar, eps);
-  const decoded = runModel(model.decoder, [z, labels], training, reducer)[0]!;
+  const decoded = runModel(model.decoder, [z, labels], true, batchNorm)[0]!;
   const recon = tf.mean(tf.squaredDifference(images, decoded)) as tf.Scalar;
   const kl = tf.mean(klDivergence(zMean, zLogVar)) as tf.Scalar;
   const loss = tf.add(recon, tf.mul(kl, gamma)) as tf.Scalar;
