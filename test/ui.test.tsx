@@ -53,7 +53,8 @@ async function type(app: ReturnType<typeof render>, text: string): Promise<void>
 test('a digit draws a 3x3 grid of half-blocks and the prompt comes back', async () => {
   const { app, generator, frame } = setup();
   await waitFor(() => frame().includes('input digit to generate:'), 'the prompt');
-  assert.match(frame(), /backend cpu · sampler fitted\ncheckpoint \/fake\/checkpoint \(30 epochs on 60,000 images/);
+  // The header says which render mode draws (issue 15); here it was given, as --render would.
+  assert.match(frame(), /backend cpu · sampler fitted · render blocks \(as asked\)\ncheckpoint \/fake\/checkpoint \(30 epochs on 60,000 images/);
   assert.match(frame(), /hint: `npm install @tensorflow\/tfjs-node`/); // auto chose cpu: one short hint
   await type(app, '3');
   app.stdin.write('\r');

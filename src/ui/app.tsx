@@ -14,6 +14,7 @@ import { Prompt, TrainingProgress } from './components.js';
 import { chartStyleFor, errorMessage, plural, renderPicture, renderPreview } from '../present/format.js';
 import { initialState, reducer, type RunOutput } from './reducer.js';
 import { historyText } from './scrollback.js';
+import { describeRender } from '../render/terminal.js';
 import type { ReplOptions } from '../repl/options.js';
 
 export interface AppProps extends ReplOptions {
@@ -35,6 +36,9 @@ export function App(props: AppProps): React.JSX.Element {
   onExitRef.current = props.onExit;
   const columnsRef = useRef(columns);
   columnsRef.current = columns;
+  // Image modes fit pictures to the window's height too (undefined: unknown, e.g. not a terminal).
+  const rowsRef = useRef<number | undefined>(undefined);
+  rowsRef.current = stdout.rows || undefined;
 
   // Train (with --train), then open the checkpoint. Runs once.
   useEffect(() => {
@@ -52,7 +56,7 @@ export function App(props: AppProps): React.JSX.Element {
             onBatchEnd: (report) => dispatch({ type: 'batch', report }),
             onEpochEnd: (report) => {
               epochs.push({ ...report, preview: undefined });
-              const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columnsRef.current);
+              const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columnsRef.current, rowsRef.current);
               dispatch(preview === undefined ? { type: 'epoch', report } : { type: 'epoch', report, preview });
             },
             onStatus: (message) => dispatch({ type: 'status', message }),
@@ -118,7 +122,7 @@ export function App(props: AppProps): React.JSX.Element {
           type: 'ran',
           outputs: outputs.map((output): RunOutput => {
             if (output.kind !== 'picture') return output;
-            const grid = renderPicture(output.picture, mode, columnsRef.current);
+            const grid = renderPicture(output.picture, mode, columnsRef.current, rowsRef.current);
             return output.picture.caption === undefined ? { kind: 'picture', grid } : { kind: 'picture', grid, caption: output.picture.caption };
           }),
         }),
@@ -133,7 +137,14 @@ export function App(props: AppProps): React.JSX.Element {
   useLayoutEffect(() => {
     const fresh = state.history.filter((item) => item.id >= emitted.current);
     if (fresh.length === 0) return;
-    const context = { version: props.version, backendChoice: props.backendChoice, sampler, color: mode !== 'ascii' };
+    const context = {
+      version: props.version,
+      backendChoice: props.backendChoice,
+      sampler,
+      color: mode !== 'ascii',
+      render: describeRender({ mode, how: props.renderPick?.how ?? 'asked' }),
+      ...(props.renderPick?.hint === undefined ? {} : { renderHint: props.renderPick.hint }),
+    };
     write(fresh.map((item) => historyText(item, context)).join(''));
     emitted.current = fresh.at(-1)!.id + 1;
     dispatch({ type: 'printed', upTo: emitted.current });

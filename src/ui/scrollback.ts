@@ -14,6 +14,9 @@ export interface ScrollbackContext {
   version: string;
   backendChoice: BackendChoice;
   sampler: SamplerName;
+  /** `render kitty (auto)` for the header, and the hint for a forced mode the terminal may lack. */
+  render?: string;
+  renderHint?: string;
   /** SGR styles (bold, dim, red); off in ascii mode, which is for NO_COLOR and TERM=dumb. */
   color: boolean;
 }
@@ -29,8 +32,8 @@ export function historyText(item: HistoryItem, context: ScrollbackContext): stri
     rendered.kind === 'text' ? `${rendered.lines.join('\n')}\n${rendered.note === undefined ? '' : `${dim(rendered.note)}\n`}` : gridToBytes(rendered);
   switch (item.kind) {
     case 'header': {
-      const [first, ...rest] = formatHeader(context.version, item.model.backend, item.model.checkpoint, context.sampler);
-      const hints = [backendHint(context.backendChoice, item.model.backend)].filter((hint) => hint !== undefined);
+      const [first, ...rest] = formatHeader(context.version, item.model.backend, item.model.checkpoint, context.sampler, context.render);
+      const hints = [backendHint(context.backendChoice, item.model.backend), context.renderHint].filter((hint) => hint !== undefined);
       return [bold(first ?? ''), ...rest, ...hints.map(dim), dim(PROMPT_HINT)].map((line) => `${line}\n`).join('');
     }
     case 'grid':
