@@ -192,7 +192,8 @@ const SIXEL_LEVELS = 16;
  * ratio only when it is given one dimension (it computes the other from the image), so only the one
  * that limits is sent: `c` for a wide picture, `r` when the height limits. The other dimension then
  * depends on the real cell shape, so the sent one is chosen to fit for any cell between
- * CELL_ASPECT_MIN and CELL_ASPECT_MAX.
+ * CELL_ASPECT_MIN and CELL_ASPECT_MAX. Older kitty (0.26 here; fixed later, kitty issue 7380) keeps the
+ * PNG's own height instead: seen in kitty 0.26 under Xvfb, a 3x3 grid showed about 9% wider than tall.
  */
 export function imageBox(image: { width: number; height: number }, columns: number, rows?: number): { fit: 'columns' | 'rows'; columns: number; rows: number; maxColumns: number; maxRows: number } {
   const aspect = image.width / image.height;
