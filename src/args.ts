@@ -358,10 +358,11 @@ Usage
   cvae-repl config reset          restore the default settings
 
 Options (each overrides the saved setting for this run)
-  --render <mode>     auto | kitty | iterm | blocks | ascii        [auto]
+  --render <mode>     auto | kitty | iterm | sixel | blocks | ascii [auto]
                       auto: kitty graphics in kitty, WezTerm, Konsole; iTerm2
-                      images in iTerm2, VS Code; else 24-bit half-blocks;
-                      ascii for NO_COLOR or TERM=dumb
+                      images in iTerm2, VS Code; sixel in foot, mlterm,
+                      Windows Terminal; else 24-bit half-blocks; ascii for
+                      NO_COLOR or TERM=dumb (xterm -ti vt340: --render sixel)
   --sampler <name>    fitted (per-digit latent density) | prior    [fitted]
   --scale <x>         spread of the latent draw, > 0               [1]
   --grid <n>          an n x n grid per prompt, 1-${MAX_GRID}                  [3]

@@ -268,7 +268,7 @@ async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> 
 
 async function runRepl(flags: ReplFlags): Promise<number> {
   const { resolveCheckpoint } = await import('./config/settings.js');
-  const { resolveRenderMode } = await import('./render/terminal.js');
+  const { pickRender } = await import('./render/terminal.js');
   const store = await openStore();
   const settings = store.get();
   const backend = flags.backend ?? 'auto';
@@ -311,7 +311,8 @@ async function runRepl(flags: ReplFlags): Promise<number> {
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
     const { runInteractive } = await import('./ui/interactive.js');
-    return runInteractive({ ...common, render: resolveRenderMode(choice, { env, isTTY: true }) });
+    const { mode, ...renderPick } = pickRender(choice, { env, isTTY: true });
+    return runInteractive({ ...common, render: mode, renderPick });
   }
 
   // Line mode: text grids unless --render names a protocol; no terminal width when piped.
@@ -334,8 +335,9 @@ async function runRepl(flags: ReplFlags): Promise<number> {
       input: process.stdin,
       stdout: process.stdout,
       stderr: process.stderr,
-      render: resolveRenderMode(choice, { env, isTTY: false }),
+      ...(({ mode, ...renderPick }) => ({ render: mode, renderPick }))(pickRender(choice, { env, isTTY: false })),
       columns,
+      ...(process.stdout.isTTY ? { rows: process.stdout.rows || 24 } : {}),
       signal: controller.signal,
     });
   } finally {

@@ -67,7 +67,7 @@ test('bad values and unknown flags are one-line usage errors with a hint', () =>
     [['sample', '3', '--count', '0'], /--count must be an integer from 1 to 400 \(got 0\)/],
     [['sample', '12'], /--digit must be an integer from 0 to 9 \(got 12\)/],
     [['sample'], /needs a digit/],
-    [['--render', 'sixel'], /--render must be one of auto, kitty, iterm, blocks, ascii \(got sixel\)/],
+    [['--render', 'svg'], /--render must be one of auto, kitty, iterm, sixel, blocks, ascii \(got svg\)/],
     [['--scale', '0'], /--scale must be a number greater than 0/],
     [['--scale', 'abc'], /--scale must be a number greater than 0/],
     [['--grid', '11'], /--grid must be an integer from 1 to 10/],

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodePng } from '../src/render/grid.js';
-import { detectRenderMode, renderGrid, resolveRenderMode, type RenderedGrid } from '../src/render/terminal.js';
+import { decode } from 'sixel';
+import { detectRenderMode, imageBox, pickRender, renderGrid, resolveRenderMode, shownModes, sixelImage, type RenderedGrid } from '../src/render/terminal.js';
 import { fakeDigit } from './fake-generator.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,6 +40,87 @@ test('detection: kitty, WezTerm, Konsole, Ghostty -> kitty; iTerm2, VS Code -> i
   assert.equal(resolveRenderMode('iterm', { env: { TERM: 'dumb' }, isTTY: false }), 'iterm'); // explicit wins
 });
 
+test('detection: sixel in foot, mlterm and Windows Terminal; not in plain xterm (a VT340 xterm does not say so), tmux or a pipe; kitty and iTerm2 win where both are spoken', () => {
+  const mode = (env: Record<string, string>, isTTY = true) => detectRenderMode({ env, isTTY });
+  assert.equal(mode({ TERM: 'foot' }), 'sixel');
+  assert.equal(mode({ TERM: 'foot-extra' }), 'sixel');
+  assert.equal(mode({ TERM: 'mlterm' }), 'sixel');
+  assert.equal(mode({ TERM: 'xterm-256color', WT_SESSION: '5f3c0e1a-0000-4000-8000-000000000000' }), 'sixel');
+  assert.equal(mode({ TERM: 'xterm', XTERM_VERSION: 'XTerm(379)' }), 'blocks');
+  assert.equal(mode({ TERM: 'foot', TMUX: '/tmp/tmux-0/default,1,0' }), 'blocks');
+  assert.equal(mode({ TERM: 'foot' }, false), 'blocks');
+  assert.equal(mode({ KONSOLE_VERSION: '230800' }), 'kitty'); // speaks sixel too
+  assert.equal(mode({ TERM_PROGRAM: 'vscode', TERM_PROGRAM_VERSION: '1.95.3' }), 'iterm'); // speaks sixel too
+  assert.deepEqual([...shownModes({ env: { KONSOLE_VERSION: '230800' }, isTTY: true })].sort(), ['ascii', 'blocks', 'iterm', 'kitty', 'sixel']);
+});
+
+test('a forced mode the terminal does not say it shows gets one hint line; a detected or shown one gets none', () => {
+  const kitty = { env: { TERM: 'xterm-kitty' }, isTTY: true };
+  assert.deepEqual(pickRender('auto', kitty), { mode: 'kitty', how: 'auto' });
+  assert.deepEqual(pickRender('kitty', kitty), { mode: 'kitty', how: 'asked' });
+  assert.deepEqual(pickRender('blocks', kitty), { mode: 'blocks', how: 'asked' });
+  const iterm = pickRender('iterm', kitty);
+  assert.equal(iterm.mode, 'iterm');
+  assert.equal(iterm.hint, 'hint: --render iterm was asked for, but nothing says this terminal shows iTerm2 inline images; if the pictures are missing or garbled, --render auto picks kitty here');
+  assert.match(pickRender('sixel', { env: { TERM: 'xterm' }, isTTY: true }).hint ?? '', /^hint: --render sixel was asked for, but nothing says this terminal shows sixel graphics; .* picks blocks here$/);
+  assert.match(pickRender('kitty', { env: { TERM: 'xterm-kitty', TMUX: '/tmp/t,1,0' }, isTTY: true }).hint ?? '', /tmux and screen pass no graphics through/);
+  assert.equal(pickRender('kitty', { env: { TERM: 'xterm' }, isTTY: false }).hint, undefined); // a pipe gets what was asked for
+  for (const pick of [iterm, pickRender('kitty', { env: { TERM: 'xterm' }, isTTY: true })]) assert.ok(!pick.hint!.includes('\n'));
+});
+
+test('image boxes: one dimension that fits width and height for any cell shape from 1.6 to 2.5 tall', () => {
+  const cases: [number, number, number, number][] = [
+    [88, 88, 80, 24],
+    [88, 88, 200, 60],
+    [298, 28, 80, 24],
+    [298, 118, 80, 24],
+    [58, 28, 30, 10],
+    [88, 88, 40, 6],
+  ];
+  for (const [w, h, columns, rows] of cases) {
+    const box = imageBox({ width: w, height: h }, columns, rows);
+    const aspect = w / h;
+    const where = `${w}x${h} px in ${columns}x${rows}`;
+    for (const cell of [1.6, 2, 2.5]) {
+      // What the terminal shows when it computes the other dimension from the image.
+      const shown = box.fit === 'columns' ? { columns: box.columns, rows: box.columns / aspect / cell } : { rows: box.rows, columns: box.rows * aspect * cell };
+      assert.ok(shown.columns <= columns - 1, `${where}: ${shown.columns} columns at cell aspect ${cell}`);
+      assert.ok(shown.rows <= Math.max(1, rows - 3) + 1e-9, `${where}: ${shown.rows} rows at cell aspect ${cell}`);
+    }
+  }
+  assert.equal(imageBox({ width: 88, height: 88 }, 80, 24).fit, 'rows');
+  assert.equal(imageBox({ width: 298, height: 28 }, 80, 24).fit, 'columns');
+});
+
+test('sixel: the bytes decode (with the sixel package) to the image, quantised to 16 gray levels, at a size that fits the window', () => {
+  const grid = payload(renderGrid(nine, { mode: 'sixel', columns: 100, rows: 40 }));
+  assert.match(grid.data, /^\x1bP0;1;q"1;1;352;352#0;2;0;0;0/);
+  assert.ok(grid.data.endsWith('\x1b\\'));
+  const body = grid.data.slice(grid.data.indexOf('q') + 1, -2);
+  const image = decode(body);
+  assert.deepEqual([image.width, image.height], [352, 352]);
+  assert.deepEqual(grid.png, { width: 352, height: 352 });
+  // Against the source: every decoded pixel is the source pixel's level (tile 4, the middle one, scaled by 4).
+  const source = nine[4]!;
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      // Sixel colours are percentages, so a level of 0-255 comes back through round(v / 255 * 100).
+      const level = Math.round((Math.round(Math.min(1, source.pixels[y * 28 + x]!) * 15) * 255) / 15);
+      const want = Math.round((Math.round((level / 255) * 100) * 255) / 100);
+      const px = (30 + x) * 4 + 1;
+      const py = (30 + y) * 4 + 2;
+      assert.equal(image.data32[py * image.width + px]! & 0xff, want, `pixel ${x},${y}`);
+    }
+  }
+  // A short window: a smaller whole factor, so the picture fits 24 rows of 12-pixel cells.
+  const small = payload(renderGrid(nine, { mode: 'sixel', columns: 80, rows: 24 }));
+  assert.deepEqual(small.png, { width: 176, height: 176 });
+  assert.ok(small.png.height <= (24 - 3) * 12);
+  // A direct check of the encoder's output too: only sixel characters, colour selections, repeats and line controls.
+  assert.match(body, /^"1;1;352;352(#\d+;2;\d+;\d+;\d+)+[#!?-~$\-0-9;\n]*$/);
+  assert.equal(sixelImage({ width: 1, height: 1, pixels: Float32Array.of(1) }).startsWith("\x1bP0;1;q"), true);
+});
+
 test('detection leaves process.env as it was', () => {
   const before = process.env;
   detectRenderMode({ env: { TERM: 'xterm-kitty' }, isTTY: true });
@@ -55,7 +137,8 @@ test('kitty: APC chunks of at most 4096 base64 bytes that join into a PNG of the
   const chunks = [...grid.data.matchAll(/\x1b_G([^;]*);([A-Za-z0-9+/=]*)\x1b\\/g)];
   assert.ok(chunks.length > 1, 'a 3x3 grid needs several chunks');
   assert.equal(chunks.map((m) => m[0]).join(''), grid.data, 'nothing outside the escapes');
-  assert.match(chunks[0]![1]!, /^a=T,f=100,q=2,c=\d+,r=\d+,m=1$/);
+  // Only the width: kitty computes the rows from the image, so its aspect ratio is kept.
+  assert.match(chunks[0]![1]!, /^a=T,f=100,q=2,c=\d+,m=1$/);
   assert.ok(chunks.slice(1, -1).every((m) => m[1] === 'm=1'));
   assert.equal(chunks.at(-1)![1], 'm=0');
   assert.ok(chunks.every((m) => m[2]!.length <= 4096));

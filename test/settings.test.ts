@@ -24,7 +24,9 @@ test('a fresh store has the defaults; set() persists validated values across ope
   const again = openSettings({ dir }).get();
   assert.deepEqual(again, { render: 'blocks', sampler: 'fitted', scale: 0.7, grid: 4, checkpoint: path.resolve('relative/ck') });
   assert.throws(() => store.set('grid', '0'), SettingsError);
-  assert.throws(() => store.set('render', 'sixel'), /render must be one of auto, kitty, iterm, blocks, ascii/);
+  assert.throws(() => store.set('render', 'svg'), /render must be one of auto, kitty, iterm, sixel, blocks, ascii/);
+  store.set('render', 'sixel'); // a mode since issue 15
+  assert.equal(store.get().render, 'sixel');
   assert.throws(() => store.set('colour', 'red'), /unknown setting colour/);
   store.reset();
   assert.deepEqual(openSettings({ dir }).get(), DEFAULT_SETTINGS);
@@ -61,7 +63,7 @@ test('a corrupt settings file is reset with one warning and kept aside, never a 
 
 test('invalid values in a hand-edited file fall back to defaults, one warning each', () => {
   const dir = tempDir();
-  fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ render: 'sixel', grid: 3, scale: -1, extra: true }));
+  fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ render: 'svg', grid: 3, scale: -1, extra: true }));
   const store = openSettings({ dir });
   assert.equal(store.warnings.length, 3);
   assert.deepEqual(store.get(), DEFAULT_SETTINGS);

@@ -7,7 +7,7 @@
 import type { BackendChoice, SamplerName } from '../engine/types.js';
 import type { RenderChoice } from '../render/terminal.js';
 
-export const RENDER_CHOICES: readonly RenderChoice[] = ['auto', 'kitty', 'iterm', 'blocks', 'ascii'];
+export const RENDER_CHOICES: readonly RenderChoice[] = ['auto', 'kitty', 'iterm', 'sixel', 'blocks', 'ascii'];
 export const SAMPLERS: readonly SamplerName[] = ['fitted', 'prior'];
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 /** Largest N of an N x N grid: 100 digits per prompt. */

@@ -52,10 +52,10 @@ export function backendHint(choice: BackendChoice, backend: BackendName): string
 }
 
 /** The header: version, backend and sampler on one line, the checkpoint and how it was trained on the next. */
-export function formatHeader(version: string, backend: BackendName, checkpoint: CheckpointSummary, sampler: SamplerName): string[] {
+export function formatHeader(version: string, backend: BackendName, checkpoint: CheckpointSummary, sampler: SamplerName, render?: string): string[] {
   // The generator falls back to the prior when the checkpoint has no fitted density; say so instead of hiding it.
   const shownSampler = sampler === 'fitted' && !checkpoint.hasFittedPrior ? 'prior (this checkpoint has no fitted latent density)' : sampler;
-  return [`cvae-repl ${version} · backend ${backend} · sampler ${shownSampler}`, `checkpoint ${describeCheckpoint(checkpoint)}`];
+  return [`cvae-repl ${version} · backend ${backend} · sampler ${shownSampler}${render === undefined ? '' : ` · ${render}`}`, `checkpoint ${describeCheckpoint(checkpoint)}`];
 }
 
 /** Shown under the header: what can be typed besides the notebook's digits. */
@@ -70,9 +70,9 @@ export function plural(n: number, noun: string): string {
 export const errorMessage = firstLine;
 
 /** One sample per digit, in a row, as the preview after each training epoch. */
-export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, columns: number): RenderedGrid | undefined {
+export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, columns: number, rows?: number): RenderedGrid | undefined {
   if (preview.length === 0) return undefined;
-  const grid = renderGrid(preview, { mode, columns, cols: preview.length });
+  const grid = renderGrid(preview, { mode, columns, cols: preview.length, ...(rows === undefined ? {} : { rows }) });
   // The shrink note is for prompts; a preview strip is small on purpose.
   if (grid.kind === 'text' && grid.note !== undefined) return { kind: 'text', mode: grid.mode, lines: grid.lines };
   return grid;
@@ -83,18 +83,37 @@ export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, c
 const SEQUENCES: ReadonlySet<Picture['name']> = new Set(['morph', 'walk']);
 
 /**
- * A picture for the terminal. In text modes a strip too wide for the terminal wraps onto more
- * rows rather than shrinking its digits (a style table or recon pairs keep their columns).
+ * A picture for the terminal. Image modes fit it to the window's width and height (`rows`). In text
+ * modes a picture wider than the terminal is laid out in bands of columns that fit, one under the
+ * other, rather than shrunk: a strip (:morph, :walk) wraps onto more rows in reading order, a table
+ * (:style, :recon) keeps its rows together within each band. Only a terminal narrower than one
+ * tile shrinks it.
  */
-export function renderPicture(picture: Picture, mode: RenderMode, columns: number): RenderedGrid {
-  let cols = picture.cols;
+export function renderPicture(picture: Picture, mode: RenderMode, columns: number, rows?: number): RenderedGrid {
   const tile = picture.tiles[0]?.width ?? 28;
   const fit = Math.max(1, Math.floor((columns + 2) / (tile + 2)));
-  if ((mode === 'blocks' || mode === 'ascii') && SEQUENCES.has(picture.name) && cols > fit) {
-    const rows = Math.ceil(cols / fit);
-    cols = Math.ceil(cols / rows);
+  const cols = picture.cols;
+  if ((mode !== 'blocks' && mode !== 'ascii') || cols <= fit) return renderGrid(picture.tiles, { mode, columns, cols, ...(rows === undefined ? {} : { rows }) });
+  // A sequence is one grid with fewer columns per row: its tiles keep their order.
+  if (SEQUENCES.has(picture.name)) return renderGrid(picture.tiles, { mode, columns, cols: Math.ceil(cols / Math.ceil(cols / fit)) });
+  // Bands of even width where possible: 10 columns where 4 fit are 3 bands of 4, 4 and 2.
+  const bandCount = Math.ceil(cols / fit);
+  const band = Math.ceil(cols / bandCount);
+  const tableRows = Math.ceil(picture.tiles.length / cols);
+  const lines: string[] = [];
+  let note: string | undefined;
+  for (let from = 0; from < cols; from += band) {
+    const to = Math.min(cols, from + band);
+    const tiles: GrayImage[] = [];
+    for (let r = 0; r < tableRows; r++) for (let c = from; c < to; c++) if (r * cols + c < picture.tiles.length) tiles.push(picture.tiles[r * cols + c]!);
+    const part = renderGrid(tiles, { mode, columns, cols: to - from });
+    if (part.kind !== 'text') return part;
+    // A blank line between bands, so they read as separate rows of the picture.
+    if (lines.length > 0) lines.push('');
+    lines.push(...part.lines);
+    note ??= part.note;
   }
-  return renderGrid(picture.tiles, { mode, columns, cols });
+  return { kind: 'text', mode, lines, ...(note === undefined ? {} : { note }) };
 }
 
 /** `ascii` charts for ascii grids, braille dots otherwise. */

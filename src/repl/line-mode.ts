@@ -7,7 +7,7 @@ import readline from 'node:readline';
 import type { EpochReport, TrainCallbacks, TrainOutcome } from '../engine/types.js';
 import { createSession, type SessionOutput } from '../explore/session.js';
 import type { ReplModel } from '../explore/model.js';
-import { gridToBytes } from '../render/terminal.js';
+import { describeRender, gridToBytes } from '../render/terminal.js';
 import type { ReplOptions } from './options.js';
 import { lossChart } from '../present/chart.js';
 import { parseLine } from '../prompt/commands.js';
@@ -25,6 +25,8 @@ export interface LineModeOptions extends ReplOptions {
   /** Header, hints, errors and training progress. */
   stderr: TextSink;
   columns: number;
+  /** The terminal's height, when stdout is one: image modes fit pictures to it. */
+  rows?: number;
   /** Aborts training (the entry point wires it to SIGINT). */
   signal?: AbortSignal;
 }
@@ -46,7 +48,7 @@ function lineTrainingCallbacks(options: LineModeOptions, batchSize: number, epoc
       lastDecile = -1;
       epochs.push({ ...report, preview: undefined });
       stderr.write(`${formatEpoch(report)}\n`);
-      const preview = report.preview === undefined ? undefined : renderPreview(report.preview, options.render, options.columns);
+      const preview = report.preview === undefined ? undefined : renderPreview(report.preview, options.render, options.columns, options.rows);
       if (preview !== undefined) stderr.write(gridToBytes(preview));
     },
   };
@@ -86,9 +88,11 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
     return 1;
   }
   try {
-    stderr.write(`${formatHeader(options.version, model.backend, model.checkpoint, options.sampler).join('\n')}\n`);
+    const render = describeRender({ mode: options.render, how: options.renderPick?.how ?? 'asked' });
+    stderr.write(`${formatHeader(options.version, model.backend, model.checkpoint, options.sampler, render).join('\n')}\n`);
     const hint = backendHint(options.backendChoice, model.backend);
     if (hint !== undefined) stderr.write(`${hint}\n`);
+    if (options.renderPick?.hint !== undefined) stderr.write(`${options.renderPick.hint}\n`);
     stderr.write(`${PROMPT_HINT}\n`);
     const session = createSession({
       model,
@@ -100,7 +104,7 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
       else if (output.kind === 'message') stdout.write(`${output.text}\n`);
       else {
         if (output.picture.caption !== undefined) stdout.write(`${output.picture.caption}\n`);
-        stdout.write(gridToBytes(renderPicture(output.picture, options.render, options.columns)));
+        stdout.write(gridToBytes(renderPicture(output.picture, options.render, options.columns, options.rows)));
       }
     };
 

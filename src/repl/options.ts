@@ -5,7 +5,7 @@
 import type { BackendChoice, SamplerName, TrainCallbacks, TrainOutcome } from '../engine/types.js';
 import type { ReplModel } from '../explore/model.js';
 import type { SettingKey } from '../explore/session.js';
-import type { RenderMode } from '../render/terminal.js';
+import type { RenderMode, RenderPick } from '../render/terminal.js';
 
 export interface AppServices {
   /** Opens a checkpoint for sampling and the prompt's commands. */
@@ -24,6 +24,8 @@ export interface ReplOptions {
   /** Checkpoint to open when not training (or when training stopped before its first epoch). */
   checkpointDir: string;
   render: RenderMode;
+  /** How `render` was chosen (`auto` for this terminal, or asked for), shown in the header, and a one-line hint when the terminal may not show it. */
+  renderPick?: Omit<RenderPick, 'mode'>;
   /** Samples per prompt: grid x grid (`:grid` changes it for the session). */
   grid: number;
   sampler: SamplerName;

@@ -1,28 +1,25 @@
 /**
  * The interactive REPL. Services (generator loading, training) come in as props, so tests drive the
- * real UI with a fake generator. Finished output goes to <Static>; image payloads are written with
- * Ink's `write`, outside the live frame, because Ink measures and redraws that frame.
+ * real UI with a fake generator. Finished output (echoed lines, grids, image payloads, messages) is
+ * written once, in order, with Ink's `write`, above the live frame, and then dropped from the state
+ * (see scrollback.ts): the live frame is only the prompt or the progress, which Ink redraws.
  */
 import React, { useCallback, useEffect, useLayoutEffect, useReducer, useRef } from 'react';
-import { Box, Static, Text, useApp, useInput, useStdout } from 'ink';
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { EpochReport, TrainOutcome } from '../engine/types.js';
 import type { ReplModel } from '../explore/model.js';
 import { createSession, type Session } from '../explore/session.js';
 import { lossChart } from '../present/chart.js';
-import { HistoryLine, Prompt, TrainingProgress } from './components.js';
+import { Prompt, TrainingProgress } from './components.js';
 import { chartStyleFor, errorMessage, plural, renderPicture, renderPreview } from '../present/format.js';
-import { initialState, reducer, type HistoryItem, type RunOutput } from './reducer.js';
+import { initialState, reducer, type RunOutput } from './reducer.js';
+import { historyText } from './scrollback.js';
+import { describeRender } from '../render/terminal.js';
 import type { ReplOptions } from '../repl/options.js';
 
 export interface AppProps extends ReplOptions {
   /** Receives the exit code just before the app unmounts. */
   onExit(code: number): void;
-}
-
-function payloadOf(item: HistoryItem): string | undefined {
-  if (item.kind === 'grid' && item.grid.kind === 'payload') return item.grid.data;
-  if (item.kind === 'epoch' && item.preview?.kind === 'payload') return item.preview.data;
-  return undefined;
 }
 
 export function App(props: AppProps): React.JSX.Element {
@@ -39,6 +36,9 @@ export function App(props: AppProps): React.JSX.Element {
   onExitRef.current = props.onExit;
   const columnsRef = useRef(columns);
   columnsRef.current = columns;
+  // Image modes fit pictures to the window's height too (undefined: unknown, e.g. not a terminal).
+  const rowsRef = useRef<number | undefined>(undefined);
+  rowsRef.current = stdout.rows || undefined;
 
   // Train (with --train), then open the checkpoint. Runs once.
   useEffect(() => {
@@ -56,7 +56,7 @@ export function App(props: AppProps): React.JSX.Element {
             onBatchEnd: (report) => dispatch({ type: 'batch', report }),
             onEpochEnd: (report) => {
               epochs.push({ ...report, preview: undefined });
-              const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columnsRef.current);
+              const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columnsRef.current, rowsRef.current);
               dispatch(preview === undefined ? { type: 'epoch', report } : { type: 'epoch', report, preview });
             },
             onStatus: (message) => dispatch({ type: 'status', message }),
@@ -122,7 +122,7 @@ export function App(props: AppProps): React.JSX.Element {
           type: 'ran',
           outputs: outputs.map((output): RunOutput => {
             if (output.kind !== 'picture') return output;
-            const grid = renderPicture(output.picture, mode, columnsRef.current);
+            const grid = renderPicture(output.picture, mode, columnsRef.current, rowsRef.current);
             return output.picture.caption === undefined ? { kind: 'picture', grid } : { kind: 'picture', grid, caption: output.picture.caption };
           }),
         }),
@@ -132,16 +132,24 @@ export function App(props: AppProps): React.JSX.Element {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [pending]);
 
-  // <Static> wrote the new entries in this commit, before layout effects run; then the pixels can go.
+  // Everything finished since the last commit goes to the scrollback in one write, in the order it
+  // happened (a pasted `3\n-1\n`: the 3s' grid, then the echo of -1), and leaves the state.
   useLayoutEffect(() => {
-    const fresh = state.history.slice(emitted.current);
+    const fresh = state.history.filter((item) => item.id >= emitted.current);
     if (fresh.length === 0) return;
-    for (const item of fresh) {
-      const payload = payloadOf(item);
-      if (payload !== undefined) write(`${payload}\n`);
-    }
-    emitted.current = state.history.length;
-    dispatch({ type: 'printed', upTo: fresh.at(-1)!.id + 1 });
+    const context = {
+      version: props.version,
+      backendChoice: props.backendChoice,
+      sampler,
+      color: mode !== 'ascii',
+      render: describeRender({ mode, how: props.renderPick?.how ?? 'asked' }),
+      ...(props.renderPick?.hint === undefined ? {} : { renderHint: props.renderPick.hint }),
+    };
+    write(fresh.map((item) => historyText(item, context)).join(''));
+    emitted.current = fresh.at(-1)!.id + 1;
+    dispatch({ type: 'printed', upTo: emitted.current });
+    // The version, backend choice, sampler and mode are fixed for the run.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [state.history, write]);
 
   const { phase, exitCode } = state;
@@ -192,9 +200,6 @@ export function App(props: AppProps): React.JSX.Element {
 
   return (
     <Box flexDirection="column">
-      <Static items={state.history as HistoryItem[]}>
-        {(item) => <HistoryLine key={item.id} item={item} version={props.version} backendChoice={props.backendChoice} sampler={sampler} />}
-      </Static>
       {phase === 'loading' ? <Text dimColor>{state.status ?? 'loading…'}</Text> : null}
       {phase === 'training' && state.training !== undefined ? <TrainingProgress training={state.training} columns={columns} /> : null}
       {phase === 'prompt' ? <Prompt input={state.input} /> : null}

@@ -45,7 +45,7 @@ export interface State {
   readonly phase: Phase;
   /** What is typed at the prompt so far. */
   readonly input: string;
-  /** Finished output, printed once into the scrollback (<Static>), oldest first. */
+  /** Finished output not yet written to the scrollback, oldest first; the app writes it and dispatches `printed`, which drops it. */
   readonly history: readonly HistoryItem[];
   readonly nextId: number;
   readonly status?: string;
@@ -82,18 +82,6 @@ export type Action =
 export type RunOutput = { kind: 'picture'; grid: RenderedGrid; caption?: string } | { kind: 'message'; text: string } | { kind: 'error'; text: string };
 
 export const initialState: State = { phase: 'loading', input: '', history: [], nextId: 0, requests: 0 };
-
-const PRINTED: RenderedGrid = { kind: 'text', mode: 'blocks', lines: [] };
-
-/**
- * Drops the pixels of a grid that is already in the scrollback. <Static> prints each item once and
- * only looks at new items after that; a REPL left open for hours would otherwise hold every grid it drew.
- */
-function forgetPrinted(item: HistoryItem): HistoryItem {
-  if (item.kind === 'grid' && item.grid !== PRINTED) return { ...item, grid: PRINTED };
-  if (item.kind === 'epoch' && item.preview !== undefined) return { id: item.id, kind: 'epoch', report: { ...item.report, preview: undefined } };
-  return item;
-}
 
 function append(state: State, ...items: NewHistoryItem[]): Pick<State, 'history' | 'nextId'> {
   let nextId = state.nextId;
@@ -184,8 +172,9 @@ export function reducer(state: State, action: Action): State {
     case 'quit':
       return { ...state, phase: 'exiting', exitCode: state.exitCode ?? 0 };
     case 'printed': {
-      const history = state.history.map((item) => (item.id < action.upTo ? forgetPrinted(item) : item));
-      return history.every((item, i) => item === state.history[i]) ? state : { ...state, history };
+      // Written to the terminal: nothing of it stays, so a session of any length holds only what is on its way out.
+      const history = state.history.filter((item) => item.id >= action.upTo);
+      return history.length === state.history.length ? state : { ...state, history };
     }
   }
 }
