@@ -5,7 +5,7 @@
 import { trainCheckpoint } from '../engine/train.js';
 import type { BatchReport, EpochReport, TrainOptions } from '../engine/types.js';
 import { lossChart } from '../present/chart.js';
-import { formatDuration } from '../present/format.js';
+import { formatDuration, trainingOutcomeMessage } from '../present/format.js';
 import { reportCommandError } from './errors.js';
 import type { CommandIo } from './io.js';
 
@@ -74,16 +74,8 @@ export async function runTrainCommand(options: TrainOptions, io: CommandIo, sign
     });
     clearBatchLine();
     chart();
-    if (outcome.aborted) {
-      out(
-        outcome.epochsTrained > 0
-          ? `stopped; the checkpoint in ${outcome.checkpointDir} holds ${outcome.epochsTrained} complete epoch${outcome.epochsTrained === 1 ? '' : 's'} (continue with --resume)`
-          : 'stopped before the first epoch finished; no checkpoint was written',
-      );
-      return stopExitCode(signal);
-    }
-    out(`done: ${outcome.epochsTrained} epoch${outcome.epochsTrained === 1 ? '' : 's'} trained on ${outcome.backend}; checkpoint in ${outcome.checkpointDir}`);
-    return 0;
+    out(trainingOutcomeMessage(outcome, 'command'));
+    return outcome.aborted ? stopExitCode(signal) : 0;
   } catch (error) {
     clearBatchLine();
     return reportCommandError(error, io.stderr);

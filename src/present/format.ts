@@ -1,5 +1,5 @@
 /** Plain-text pieces shared by the Ink UI and line mode. */
-import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage, SamplerName } from '../engine/types.js';
+import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage, SamplerName, TrainOutcome } from '../engine/types.js';
 import type { Picture } from '../render/picture.js';
 import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
 import { firstLine } from '../engine/errors.js';
@@ -60,6 +60,24 @@ export function formatHeader(version: string, backend: BackendName, checkpoint: 
 
 /** Shown under the header: what can be typed besides the notebook's digits. */
 export const PROMPT_HINT = 'a digit 0-9 draws it, any other integer quits; :help lists the commands (:style, :morph, :walk, :recon, :save ...)';
+
+/**
+ * How a training run ended, in one line: for the REPL (`--train`, which then opens `openingDir`) or for
+ * `cvae-repl train` (which says how to go on).
+ */
+export function trainingOutcomeMessage(outcome: TrainOutcome, register: 'repl' | 'command', openingDir?: string): string {
+  const epochs = plural(outcome.epochsTrained, 'epoch');
+  if (register === 'command') {
+    if (!outcome.aborted) return `done: ${epochs} trained on ${outcome.backend}; checkpoint in ${outcome.checkpointDir}`;
+    return outcome.epochsTrained > 0
+      ? `stopped; the checkpoint in ${outcome.checkpointDir} holds ${plural(outcome.epochsTrained, 'complete epoch')} (continue with --resume)`
+      : 'stopped before the first epoch finished; no checkpoint was written';
+  }
+  if (!outcome.aborted) return `training done: ${epochs} in ${outcome.checkpointDir}, now the active checkpoint`;
+  return outcome.epochsTrained > 0
+    ? `training stopped; kept the last complete checkpoint (${epochs}) in ${outcome.checkpointDir}`
+    : `training stopped before its first epoch finished; no checkpoint was written${openingDir === undefined ? '' : `, opening ${openingDir}`}`;
+}
 
 /** `1 epoch`, `2 epochs`. */
 export function plural(n: number, noun: string): string {

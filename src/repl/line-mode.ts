@@ -4,14 +4,14 @@
  * (blocks or ascii) unless --render asks for an image protocol.
  */
 import readline from 'node:readline';
-import type { EpochReport, TrainCallbacks, TrainOutcome } from '../engine/types.js';
+import type { TrainCallbacks } from '../engine/types.js';
 import { createSession, type SessionOutput } from '../explore/session.js';
 import type { ReplModel } from '../explore/model.js';
 import { describeRender, gridToBytes } from '../render/terminal.js';
 import type { ReplOptions } from './options.js';
-import { lossChart } from '../present/chart.js';
+import { trainThenOpen } from './train-then-open.js';
 import { parseLine } from '../prompt/commands.js';
-import { PROMPT_HINT, backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPicture, renderPreview } from '../present/format.js';
+import { PROMPT_HINT, backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, progressBar, renderPicture, renderPreview } from '../present/format.js';
 import { PROMPT, displayable } from '../prompt/input.js';
 
 export interface TextSink {
@@ -32,7 +32,7 @@ export interface LineModeOptions extends ReplOptions {
 }
 
 /** Prints training progress as lines: status, a few progress lines per epoch, one summary per epoch with its preview. */
-function lineTrainingCallbacks(options: LineModeOptions, batchSize: number, epochs: EpochReport[]): Omit<TrainCallbacks, 'signal'> {
+function lineTrainingCallbacks(options: LineModeOptions, batchSize: number): Omit<TrainCallbacks, 'signal'> {
   const { stderr } = options;
   let lastDecile = -1;
   return {
@@ -46,7 +46,6 @@ function lineTrainingCallbacks(options: LineModeOptions, batchSize: number, epoc
     },
     onEpochEnd: (report) => {
       lastDecile = -1;
-      epochs.push({ ...report, preview: undefined });
       stderr.write(`${formatEpoch(report)}\n`);
       const preview = report.preview === undefined ? undefined : renderPreview(report.preview, options.render, options.columns, options.rows);
       if (preview !== undefined) stderr.write(gridToBytes(preview));
@@ -59,25 +58,19 @@ export async function runLineMode(options: LineModeOptions): Promise<number> {
   const { services, stdout, stderr } = options;
   let dir = options.checkpointDir;
   if (services.train !== undefined && options.training !== undefined) {
-    let outcome: TrainOutcome;
-    const epochs: EpochReport[] = [];
-    try {
-      outcome = await services.train({ ...lineTrainingCallbacks(options, options.training.batchSize, epochs), ...(options.signal === undefined ? {} : { signal: options.signal }) });
-    } catch (error) {
-      stderr.write(`error: ${errorMessage(error)}\n`);
+    const trained = await trainThenOpen(
+      { ...services, train: services.train },
+      dir,
+      { ...lineTrainingCallbacks(options, options.training.batchSize), ...(options.signal === undefined ? {} : { signal: options.signal }) },
+      { columns: options.columns, style: chartStyleFor(options.render) },
+    );
+    if (!trained.ok) {
+      stderr.write(`error: ${trained.error}\n`);
       return 1;
     }
-    if (outcome.epochsTrained > 0) {
-      dir = outcome.checkpointDir;
-      services.onTrained?.(outcome);
-    }
-    stderr.write(
-      outcome.aborted
-        ? `training stopped; ${outcome.epochsTrained > 0 ? `kept the last complete checkpoint (${plural(outcome.epochsTrained, 'epoch')}) in ${outcome.checkpointDir}` : 'no epoch finished, no checkpoint was written'}\n`
-        : `training done: ${plural(outcome.epochsTrained, 'epoch')} in ${outcome.checkpointDir}, now the active checkpoint\n`,
-    );
-    const chart = lossChart(epochs, { columns: options.columns, style: chartStyleFor(options.render) });
-    if (chart.length > 0) stderr.write(`${chart.join('\n')}\n`);
+    dir = trained.dir;
+    stderr.write(`${trained.message}\n`);
+    if (trained.chart.length > 0) stderr.write(`${trained.chart.join('\n')}\n`);
   }
 
   let model: ReplModel;

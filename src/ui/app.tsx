@@ -6,16 +6,15 @@
  */
 import React, { useCallback, useEffect, useLayoutEffect, useReducer, useRef } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import type { EpochReport, TrainOutcome } from '../engine/types.js';
 import type { ReplModel } from '../explore/model.js';
 import { createSession, type Session } from '../explore/session.js';
-import { lossChart } from '../present/chart.js';
 import { Prompt, TrainingProgress } from './components.js';
-import { chartStyleFor, errorMessage, plural, renderPicture, renderPreview } from '../present/format.js';
+import { chartStyleFor, errorMessage, renderPicture, renderPreview } from '../present/format.js';
 import { initialState, reducer, type RunOutput } from './reducer.js';
 import { historyText } from './scrollback.js';
 import { describeRender } from '../render/terminal.js';
 import type { ReplOptions } from '../repl/options.js';
+import { trainThenOpen } from '../repl/train-then-open.js';
 
 export interface AppProps extends ReplOptions {
   /** Receives the exit code just before the app unmounts. */
@@ -49,36 +48,28 @@ export function App(props: AppProps): React.JSX.Element {
         const controller = new AbortController();
         abortRef.current = controller;
         dispatch({ type: 'trainingStarted', epochs: props.training.epochs, batchSize: props.training.batchSize });
-        let outcome: TrainOutcome;
-        const epochs: EpochReport[] = [];
-        try {
-          outcome = await services.train({
+        const trained = await trainThenOpen(
+          { ...services, train: services.train },
+          dir,
+          {
             onBatchEnd: (report) => dispatch({ type: 'batch', report }),
             onEpochEnd: (report) => {
-              epochs.push({ ...report, preview: undefined });
               const preview = report.preview === undefined ? undefined : renderPreview(report.preview, mode, columnsRef.current, rowsRef.current);
               dispatch(preview === undefined ? { type: 'epoch', report } : { type: 'epoch', report, preview });
             },
             onStatus: (message) => dispatch({ type: 'status', message }),
             signal: controller.signal,
-          });
-        } catch (error) {
-          if (!unmounted) dispatch({ type: 'failed', message: errorMessage(error) });
-          return;
-        } finally {
+          },
+          { columns: columnsRef.current, style: chartStyleFor(mode) },
+        ).finally(() => {
           abortRef.current = undefined;
+        });
+        if (!trained.ok) {
+          if (!unmounted) dispatch({ type: 'failed', message: trained.error });
+          return;
         }
-        if (outcome.epochsTrained > 0) {
-          dir = outcome.checkpointDir;
-          services.onTrained?.(outcome);
-        }
-        const message = outcome.aborted
-          ? outcome.epochsTrained > 0
-            ? `training stopped; kept the last complete checkpoint (${plural(outcome.epochsTrained, 'epoch')}) in ${outcome.checkpointDir}`
-            : `training stopped before its first epoch finished; no checkpoint was written, opening ${dir}`
-          : `training done: ${plural(outcome.epochsTrained, 'epoch')} in ${outcome.checkpointDir}, now the active checkpoint`;
-        const chart = lossChart(epochs, { columns: columnsRef.current, style: chartStyleFor(mode) });
-        dispatch({ type: 'trainingFinished', outcome, message, chart });
+        dir = trained.dir;
+        dispatch({ type: 'trainingFinished', outcome: trained.outcome, message: trained.message, chart: trained.chart });
       }
       dispatch({ type: 'status', message: `loading checkpoint ${dir}…` });
       try {
