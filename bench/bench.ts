@@ -24,7 +24,7 @@ import { createRng, normals, permutation } from '../src/engine/rng.js';
 import { createAdam } from '../src/engine/adam.js';
 import { createLocalStep, type StepContext, type TrainStep } from '../src/engine/step.js';
 import type { BackendChoice } from '../src/engine/types.js';
-import { PROMPT } from '../src/ui/reducer.js';
+import { PROMPT } from '../src/prompt/input.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';

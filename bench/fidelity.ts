@@ -12,8 +12,10 @@
  *            so it gets the same finish (exact BatchNorm statistics, latent density) as ours.
  * Each model is scored by `cvae-repl eval --json` (the shipped classifier, one eval seed for all).
  *
- * Resumable: a finished run (eval.json) is skipped, an interrupted one of ours continues with --resume,
- * an interrupted PyTorch run starts again. Runs go seed by seed, so a partial study is still balanced.
+ * Resumable: each finished run's scores and history go to bench/fidelity/<trainer>-s<seed>.json (committed:
+ * the study outlives a machine) and it is skipped from then on; an interrupted run of ours continues with
+ * --resume from its last epoch in --out, an interrupted PyTorch run starts again. Runs go seed by seed, so a
+ * partial study is still balanced.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -43,6 +45,8 @@ const seeds = flags.seeds.split(',').map(Number);
 const threads = Number(flags.threads);
 const TRAINERS = ['ours-1', `ours-${threads}`, 'torch'] as const;
 const cli = path.join(root, 'dist', 'cli.js');
+const results = path.join(root, 'bench', 'fidelity');
+const resultFile = (trainer: string, seed: number) => path.join(results, `${trainer}-s${seed}.json`);
 
 function run(command: string, args: string[], log: string): void {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${log}: ${command} ${args.join(' ')}`);
@@ -83,10 +87,8 @@ async function trainOne(trainer: string, seed: number, dir: string): Promise<voi
 interface Row { trainer: string; seed: number; mse: number; mseAtMean: number; kl: number; fitted: number; fittedWorst: number; fittedFrechet: number; prior: number; priorFrechet: number; trainSeconds: number }
 
 async function readRow(trainer: string, seed: number): Promise<Row | null> {
-  const dir = path.join(out, `${trainer}-s${seed}`);
-  if (!existsSync(path.join(dir, 'eval.json'))) return null;
-  const evaluation = JSON.parse(await readFile(path.join(dir, 'eval.json'), 'utf8'));
-  const meta = JSON.parse(await readFile(path.join(dir, 'checkpoint', 'meta.json'), 'utf8'));
+  if (!existsSync(resultFile(trainer, seed))) return null;
+  const { evaluation, meta } = JSON.parse(await readFile(resultFile(trainer, seed), 'utf8'));
   const r = evaluation.reconstruction;
   const fitted = evaluation.recognisability.fitted;
   const prior = evaluation.recognisability.prior;
@@ -126,18 +128,21 @@ async function report(): Promise<void> {
 if (!flags.report) {
   if (!existsSync(cli)) throw new Error('dist/cli.js is missing: run npm run build first');
   await mkdir(out, { recursive: true });
+  await mkdir(results, { recursive: true });
   for (const seed of seeds) {
     for (const trainer of TRAINERS) {
+      if (existsSync(resultFile(trainer, seed))) continue;
       const dir = path.join(out, `${trainer}-s${seed}`);
-      if (existsSync(path.join(dir, 'eval.json'))) continue;
       await mkdir(dir, { recursive: true });
       await trainOne(trainer, seed, dir);
-      const evalOut = path.join(dir, 'eval.json.partial');
-      const result = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', path.join(dir, 'checkpoint'), '--json', '--samples', flags.samples, '--seed', '0'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+      const checkpoint = path.join(dir, 'checkpoint');
+      const result = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', checkpoint, '--json', '--samples', flags.samples, '--seed', '0'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
       if (result.status !== 0) throw new Error(`eval of ${dir} failed: ${result.stderr}`);
-      await writeFile(evalOut, result.stdout);
-      await rename(evalOut, path.join(dir, 'eval.json'));
-      console.log(`[${new Date().toISOString().slice(11, 19)}] scored ${trainer} seed ${seed}`);
+      const { prior: _density, ...meta } = JSON.parse(await readFile(path.join(checkpoint, 'meta.json'), 'utf8'));
+      const partial = `${resultFile(trainer, seed)}.partial`;
+      await writeFile(partial, `${JSON.stringify({ trainer, seed, epochs, evaluation: JSON.parse(result.stdout), meta }, null, 1)}\n`);
+      await rename(partial, resultFile(trainer, seed));
+      console.log(`[${new Date().toISOString().slice(11, 19)}] scored ${trainer} seed ${seed}: ${path.relative(root, resultFile(trainer, seed))}`);
       await report();
     }
   }

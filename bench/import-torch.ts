@@ -21,9 +21,9 @@ import { buildCvae, DEFAULT_MODEL_CONFIG, modelInputs, runModel } from '../src/e
 import { PRECISE_BN_IMAGES, preciseBatchNorm } from '../src/engine/batchnorm-stats.js';
 import { fitLatentPrior } from '../src/engine/prior.js';
 import { createRng } from '../src/engine/rng.js';
-import { evaluateCvae } from '../src/engine/step.js';
+import { measureReconstruction } from '../src/engine/reconstruction.js';
 import type { BackendName, BackendChoice } from '../src/engine/types.js';
-import { VERSION } from '../src/version.js';
+import { VERSION } from '../src/engine/version.js';
 
 interface TorchRun {
   torch: string;
@@ -97,9 +97,9 @@ const train = await loadMnist('train', run.trainCount < 60000 ? { limit: run.tra
 let finish: { batchNormImages: number; testRecon: number; testKl: number } | null = null;
 if (flags['precise-bn']) {
   const measured = await preciseBatchNorm(model, train, config.latentDim, { rng: createRng(run.seed, 'batchnorm') });
-  const final = await evaluateCvae(model, test, 0.0001, config.latentDim);
-  finish = { batchNormImages: Math.min(train.count, PRECISE_BN_IMAGES), testRecon: final.recon, testKl: final.kl };
-  console.log(`exact BatchNorm statistics for ${measured?.map((m) => m.layer).join(', ')}: test MSE (sampled z) ${final.recon.toFixed(5)}`);
+  const final = await measureReconstruction(model, test);
+  finish = { batchNormImages: Math.min(train.count, PRECISE_BN_IMAGES), testRecon: final.mseSampled, testKl: final.kl };
+  console.log(`exact BatchNorm statistics for ${measured?.map((m) => m.layer).join(', ')}: test MSE (sampled z) ${final.mseSampled.toFixed(5)}`);
 }
 console.log(`fitting the latent density to ${train.count} training codes`);
 const prior = await fitLatentPrior(model.encoder, train, config.latentDim, { seed: 1 });

@@ -3,6 +3,7 @@
  * anything heavy is imported, so `--help`, `--version` and `config` stay instant.
  */
 import { DEFAULT_TRAIN_OPTIONS, type BackendChoice, type SamplerName } from './engine/types.js';
+import { checkBackend, checkGrid, checkRender, checkSampler, checkScale, checkSeed, MAX_GRID, type Checked } from './config/choices.js';
 import type { RenderChoice } from './render/terminal.js';
 
 /** A bad command line. The entry point prints `message`, then `hint`, and exits with code 2. */
@@ -15,10 +16,6 @@ export class UsageError extends Error {
   }
 }
 
-export const RENDER_CHOICES: readonly RenderChoice[] = ['auto', 'kitty', 'iterm', 'blocks', 'ascii'];
-export const SAMPLERS: readonly SamplerName[] = ['fitted', 'prior'];
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
-export const MAX_GRID = 10;
 
 /** Training flags, as given; unset members fall back to the notebook's recipe. */
 export interface TrainFlags {
@@ -181,10 +178,11 @@ function parsePositiveNumber(name: string, value: string): number {
   return n;
 }
 
-function parseChoice<T extends string>(name: string, value: string, choices: readonly T[]): T {
-  const found = choices.find((c) => c === value);
-  if (found === undefined) throw new UsageError(`--${name} must be one of ${choices.join(', ')} (got ${value})`);
-  return found;
+/** A value through its one validator (src/config/choices.ts), or a UsageError naming the flag. */
+function checkedFlag<T>(name: string, value: string, check: (value: string) => Checked<T>): T {
+  const checked = check(value);
+  if (!checked.ok) throw new UsageError(`--${name} must be ${checked.expected} (got ${value})`);
+  return checked.value;
 }
 
 /** Sets `flags[key]` to `parse(text)` when the flag was given; a flag not given stays absent (not `undefined`). */
@@ -194,10 +192,10 @@ function setGiven<F extends object, K extends keyof F>(flags: F, key: K, text: s
 
 // Flags that several commands take, parsed the same way in each.
 const asText = (text: string): string => text;
-const parseSeed = (text: string): number => parseIntFlag('seed', text, 0);
-const parseBackend = (text: string): BackendChoice => parseChoice('backend', text, BACKEND_CHOICES);
-const parseSampler = (text: string): SamplerName => parseChoice('sampler', text, SAMPLERS);
-const parseScale = (text: string): number => parsePositiveNumber('scale', text);
+const parseSeed = (text: string): number => checkedFlag('seed', text, checkSeed);
+const parseBackend = (text: string): BackendChoice => checkedFlag('backend', text, checkBackend);
+const parseSampler = (text: string): SamplerName => checkedFlag('sampler', text, checkSampler);
+const parseScale = (text: string): number => checkedFlag('scale', text, checkScale);
 
 function pickTrainFlags(raw: RawArgs): TrainFlags {
   const v = raw.values;
@@ -235,10 +233,10 @@ function parseRepl(argv: readonly string[]): Command {
   if (!wantsTrain && stray !== undefined) throw new UsageError(`--${stray} is a training flag`, 'add --train to train first, or use `cvae-repl train`');
   const v = raw.values;
   const flags: ReplFlags = {};
-  setGiven(flags, 'render', v.get('render'), (text) => parseChoice('render', text, RENDER_CHOICES));
+  setGiven(flags, 'render', v.get('render'), (text) => checkedFlag('render', text, checkRender));
   setGiven(flags, 'sampler', v.get('sampler'), parseSampler);
   setGiven(flags, 'scale', v.get('scale'), parseScale);
-  setGiven(flags, 'grid', v.get('grid'), (text) => parseIntFlag('grid', text, 1, MAX_GRID));
+  setGiven(flags, 'grid', v.get('grid'), (text) => checkedFlag('grid', text, checkGrid));
   setGiven(flags, 'seed', v.get('seed'), parseSeed);
   setGiven(flags, 'checkpoint', v.get('checkpoint'), asText);
   setGiven(flags, 'backend', v.get('backend'), parseBackend);

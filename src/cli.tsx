@@ -10,9 +10,10 @@ import path from 'node:path';
 import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainClassifierFlags, type TrainFlags } from './args.js';
 import { DEFAULT_TRAIN_OPTIONS, type SampleOptions, type TrainOptions } from './engine/types.js';
 import type { ReplModel } from './explore/model.js';
-import type { SettingsStore } from './settings.js';
-import type { AppServices } from './ui/app.js';
-import { VERSION } from './version.js';
+import type { SettingsStore } from './config/settings.js';
+import type { AppServices } from './repl/options.js';
+import { VERSION } from './engine/version.js';
+import { firstLine } from './engine/errors.js';
 
 /**
  * Test-only (CVAE_REPL_FAKE_GENERATOR=1): the deterministic generator from test/, so the UI runs
@@ -36,19 +37,14 @@ function say(stream: NodeJS.WritableStream, text: string): void {
 }
 
 async function openStore(): Promise<SettingsStore> {
-  const { openSettings } = await import('./settings.js');
+  const { openSettings } = await import('./config/settings.js');
   const store = openSettings();
   for (const warning of store.warnings) say(process.stderr, warning);
   return store;
 }
 
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
-
 async function runConfig(action: ConfigAction): Promise<number> {
-  const { formatSettings, SettingsError } = await import('./settings.js');
+  const { formatSettings, SettingsError } = await import('./config/settings.js');
   const store = await openStore();
   switch (action.kind) {
     case 'show':
@@ -93,7 +89,7 @@ async function recipeDefaults(flags: TrainFlags, checkpointDir: string): Promise
 }
 
 async function trainOptionsFrom(flags: TrainFlags): Promise<TrainOptions> {
-  const { defaultTrainDir } = await import('./settings.js');
+  const { defaultTrainDir } = await import('./config/paths.js');
   const d = DEFAULT_TRAIN_OPTIONS;
   const checkpointDir = path.resolve(flags.checkpoint ?? defaultTrainDir());
   // Without this, `train --resume` after `train --limit 512 --batch-size 32` went on with all 60,000
@@ -203,7 +199,7 @@ async function runTrain(flags: TrainFlags): Promise<number> {
 }
 
 async function runSample(flags: SampleFlags): Promise<number> {
-  const { resolveCheckpoint } = await import('./settings.js');
+  const { resolveCheckpoint } = await import('./config/settings.js');
   const settings = (await openStore()).get();
   const checkpoint = resolveCheckpoint(flags.checkpoint, settings);
   if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
@@ -224,7 +220,8 @@ async function runSample(flags: SampleFlags): Promise<number> {
 }
 
 async function runEval(flags: EvalFlags): Promise<number> {
-  const { resolveCheckpoint, SHIPPED_CLASSIFIER } = await import('./settings.js');
+  const { resolveCheckpoint } = await import('./config/settings.js');
+  const { SHIPPED_CLASSIFIER } = await import('./config/paths.js');
   const settings = (await openStore()).get();
   const checkpoint = resolveCheckpoint(flags.checkpoint, settings);
   if (checkpoint.warning !== undefined) say(process.stderr, checkpoint.warning);
@@ -248,7 +245,7 @@ async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> 
   const controller = new AbortController();
   const stop = abortOnSignal(controller, 'training');
   try {
-    const { SHIPPED_CLASSIFIER } = await import('./settings.js');
+    const { SHIPPED_CLASSIFIER } = await import('./config/paths.js');
     const { runTrainClassifierCommand, DEFAULT_TRAIN_CLASSIFIER_OPTIONS: d } = await import('./commands/train-classifier.js');
     stop.begin();
     return await runTrainClassifierCommand(
@@ -270,7 +267,7 @@ async function runTrainClassifier(flags: TrainClassifierFlags): Promise<number> 
 }
 
 async function runRepl(flags: ReplFlags): Promise<number> {
-  const { resolveCheckpoint } = await import('./settings.js');
+  const { resolveCheckpoint } = await import('./config/settings.js');
   const { resolveRenderMode } = await import('./render/terminal.js');
   const store = await openStore();
   const settings = store.get();
@@ -318,7 +315,7 @@ async function runRepl(flags: ReplFlags): Promise<number> {
   }
 
   // Line mode: text grids unless --render names a protocol; no terminal width when piped.
-  const { runLineMode } = await import('./line-mode.js');
+  const { runLineMode } = await import('./repl/line-mode.js');
   const controller = new AbortController();
   let training = trainOptions !== undefined;
   const release = takeOverStopSignals((signal) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTick, lossChart, plotSeries } from '../src/ui/chart.js';
+import { formatTick, lossChart, plotSeries } from '../src/present/chart.js';
 
 const history = Array.from({ length: 30 }, (_, i) => ({ epoch: i + 1, recon: 0.06 * Math.exp(-i / 5) + 0.015, kl: 12 + 14 * (1 - Math.exp(-i / 4)), testRecon: 0.017, testKl: 25.1 }));
 

@@ -13,7 +13,7 @@ import { checkMeta } from '../src/engine/checkpoint-meta.js';
 import { loadCheckpoint, readCheckpointMeta } from '../src/engine/checkpoint.js';
 import { CheckpointError } from '../src/engine/errors.js';
 import { disposeCvae } from '../src/engine/model.js';
-import { SHIPPED_CHECKPOINT } from '../src/settings.js';
+import { SHIPPED_CHECKPOINT } from '../src/config/paths.js';
 import { hashTree } from '../tools/kill-loop.js';
 import { runBin } from './run-bin.js';
 

@@ -55,7 +55,7 @@ test('a short training run learns digits, leaks no tensors, and survives save ->
     assert.deepEqual((await readdir(target)).sort(), ['meta.json', 'model.json', 'weights.bin']);
     const modelJson = JSON.parse(await readFile(path.join(target, 'model.json'), 'utf8')) as { format: string; weightsManifest: { paths: string[] }[] };
     assert.equal(modelJson.format, 'layers-model');
-    assert.deepEqual(modelJson.weightsManifest[0]!.paths, ['./weights.bin']);
+    assert.deepEqual(modelJson.weightsManifest[0]!.paths, ['weights.bin']);
 
     const original = new Classifier(model);
     const loaded = await loadClassifier(target);
@@ -92,7 +92,7 @@ test('loading a missing, mismatched or truncated classifier fails with a one-lin
     await assert.rejects(loadClassifier(target), (e: unknown) => e instanceof ClassifierError && /meta\.json is unreadable/.test(e.message));
     await writeFile(path.join(target, 'meta.json'), JSON.stringify(meta(0.5)));
     await truncate(path.join(target, 'weights.bin'), 1000);
-    await assert.rejects(loadClassifier(target), (e: unknown) => e instanceof ClassifierError && /weights\.bin has 1000 bytes/.test(e.message) && !e.message.includes('\n'));
+    await assert.rejects(loadClassifier(target), (e: unknown) => e instanceof ClassifierError && /weights\.bin: holds 1000 bytes/.test(e.message) && !e.message.includes('\n'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

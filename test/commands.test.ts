@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLine } from '../src/ui/commands.js';
+import { parseLine } from '../src/prompt/commands.js';
 
 const command = (line: string) => {
   const parsed = parseLine(line);
@@ -68,7 +68,7 @@ test('bad arguments: one line saying what is expected', () => {
   assert.match(refusal(':scale abc'), /greater than 0/);
   assert.match(refusal(':scale Infinity'), /greater than 0/);
   assert.match(refusal(':sampler gaussian'), /^:sampler takes fitted or prior \(got "gaussian"\)$/);
-  assert.match(refusal(':grid 0'), /^:grid takes a whole number from 1 to 10 \(got "0"\)$/);
+  assert.match(refusal(':grid 0'), /^:grid takes an integer from 1 to 10 \(got "0"\)$/);
   assert.match(refusal(':grid 11'), /from 1 to 10/);
   assert.match(refusal(':grid 2 3'), /from 1 to 10/);
 });

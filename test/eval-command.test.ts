@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { trainCheckpoint } from '../src/engine/train.js';
-import { DEFAULT_TRAIN_OPTIONS } from '../src/engine/types.js';
+import { DEFAULT_EVAL_OPTIONS } from '../src/commands/eval.js';
+import { tinyCheckpoint } from './real-checkpoint.js';
 import { buildClassifier, CLASSIFIER_FORMAT_VERSION, FEATURE_DIM, saveClassifier } from '../src/eval/classifier.js';
 import { runEvalCommand, type EvalOptions } from '../src/commands/eval.js';
 import { decodePng } from '../src/render/grid.js';
@@ -28,7 +28,6 @@ before(async () => {
   await initBackend('wasm');
   dir = await mkdtemp(path.join(os.tmpdir(), 'cvae-eval-'));
   // A real (tiny) checkpoint from the engine's trainer, with its fitted density, and an untrained classifier.
-  await trainCheckpoint({ ...DEFAULT_TRAIN_OPTIONS, epochs: 1, limit: 256, checkpointDir: path.join(dir, 'cvae'), backend: 'wasm', seed: 1 });
   const model = buildClassifier(0);
   await saveClassifier(path.join(dir, 'classifier'), model, {
     formatVersion: CLASSIFIER_FORMAT_VERSION,
@@ -46,7 +45,7 @@ before(async () => {
     createdAt: new Date(0).toISOString(),
   });
   model.dispose();
-  options = { checkpointDir: path.join(dir, 'cvae'), classifierDir: path.join(dir, 'classifier'), json: true, backend: 'wasm', samplesPerDigit: 4, seed: 2, limit: 40 };
+  options = { checkpointDir: tinyCheckpoint(), classifierDir: path.join(dir, 'classifier'), json: true, backend: 'wasm', samplesPerDigit: 4, seed: 2, limit: 40 };
 });
 
 after(async () => {
@@ -109,4 +108,14 @@ test('eval fails with one clear line when the classifier or checkpoint is missin
   assert.equal(await runEvalCommand({ ...options, samplesPerDigit: 1 }, c.io), 1);
   assert.match(c.stderr(), /--samples must be/);
   for (const line of c.stderr().trim().split('\n')) assert.ok(!line.includes('    at '), 'no stack traces');
+});
+
+test('eval with its default seed reports the test MSE the trainer wrote into meta.json (one reconstruction code, one noise)', async () => {
+  const meta = JSON.parse(await readFile(path.join(tinyCheckpoint(), 'meta.json'), 'utf8')) as { finish: { testRecon: number }; trainSamples: number };
+  const c = capture(false);
+  // The tiny checkpoint's trainer scored the first 256 test images (its --limit).
+  assert.equal(await runEvalCommand({ ...options, seed: DEFAULT_EVAL_OPTIONS.seed, limit: 256 }, c.io), 0, c.stderr());
+  const report = JSON.parse(c.stdout()) as { reconstruction: { mseSampled: number; count: number } };
+  assert.equal(report.reconstruction.count, 256);
+  assert.ok(Math.abs(report.reconstruction.mseSampled - meta.finish.testRecon) < 1e-7, `eval ${report.reconstruction.mseSampled} vs meta.json ${meta.finish.testRecon}`);
 });

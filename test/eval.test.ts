@@ -11,7 +11,7 @@ import { buildClassifier, Classifier, type ClassifierOutput } from '../src/eval/
 import { evaluate } from '../src/eval/evaluate.js';
 import { gaussianStats } from '../src/eval/frechet.js';
 import { scoreSampler, type ImageClassifier } from '../src/eval/recognisability.js';
-import { reconstructionMetrics } from '../src/eval/reconstruction.js';
+import { measureReconstruction } from '../src/engine/reconstruction.js';
 import { evaluationJson, formatEvaluation, reconstructionFigure } from '../src/eval/report.js';
 
 const summary = (hasFittedPrior: boolean): CheckpointSummary => ({ dir: '/tiny', epochsTrained: 0, trainSamples: 0, backendTrainedOn: 'wasm', hasFittedPrior });
@@ -92,27 +92,27 @@ test('recognisability counts, per digit, the samples the classifier labels as th
 
 test('reconstruction metrics of a tiny model are in range, reproducible with a seed, and leak no tensors', async () => {
   const before = tf.memory().numTensors;
-  const a = await reconstructionMetrics(cvae.encoder, cvae.decoder, test64, { seed: 7, batchSize: 24, keep: 10 });
+  const a = await measureReconstruction(cvae, test64, { seed: 7, batchSize: 24, keep: 10, atMean: true });
   assert.equal(tf.memory().numTensors, before);
   assert.equal(a.count, 64);
   for (const v of [a.mseSampled, a.mseMean]) assert.ok(v > 0 && v < 1, `mse ${v}`);
   assert.ok(a.kl >= 0 && Number.isFinite(a.kl), `kl ${a.kl}`);
   assert.equal(a.examples.length, 10);
-  for (const img of a.examples) {
-    assert.equal(img.pixels.length, 784);
-    assert.ok(img.pixels.every((p) => p >= 0 && p <= 1));
+  for (const pixels of a.examples) {
+    assert.equal(pixels.length, 784);
+    assert.ok(pixels.every((p) => p >= 0 && p <= 1));
   }
-  const b = await reconstructionMetrics(cvae.encoder, cvae.decoder, test64, { seed: 7, batchSize: 64, keep: 10 });
+  const b = await measureReconstruction(cvae, test64, { seed: 7, batchSize: 64, keep: 10, atMean: true });
   assert.ok(Math.abs(a.mseSampled - b.mseSampled) < 1e-6, 'same seed, same noise, whatever the batch size');
   assert.ok(Math.abs(a.kl - b.kl) < 1e-3 * Math.max(1, a.kl));
-  const c = await reconstructionMetrics(cvae.encoder, cvae.decoder, test64, { seed: 8 });
+  const c = await measureReconstruction(cvae, test64, { seed: 8, atMean: true });
   assert.ok(Math.abs(c.mseMean - a.mseMean) < 1e-6, 'z = z_mean does not depend on the seed');
   assert.notEqual(c.mseSampled, a.mseSampled, 'another seed draws other noise');
 });
 
 test('reconstruction MSE and KL match a direct computation on one batch', async () => {
   const set = await loadMnist('test', { limit: 8 });
-  const r = await reconstructionMetrics(cvae.encoder, cvae.decoder, set, { seed: 1 });
+  const r = await measureReconstruction(cvae, set, { seed: 1, atMean: true });
   const [mse, kl] = tf.tidy(() => {
     const x = tf.tensor4d(set.images, [8, 28, 28, 1]);
     const c = tf.tensor2d(oneHot(set.labels), [8, 10]);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { backupDirOf, fsyncDir, recoverDir, replaceDirAtomic, writeFileAtomic, writeFileSynced } from '../src/fs-atomic.js';
+import { backupDirOf, fsyncDir, recoverDir, replaceDirAtomic, writeFileAtomic, writeFileSynced } from '../src/engine/fs-atomic.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-fs-atomic-'));
 

@@ -16,7 +16,7 @@ import { hashTree } from '../tools/kill-loop.js';
 import { runSampleCommand } from '../src/commands/sample.js';
 import { runTrainCommand } from '../src/commands/train.js';
 import { DEFAULT_TRAIN_OPTIONS, type TrainOptions } from '../src/engine/types.js';
-import { openSettings } from '../src/settings.js';
+import { openSettings } from '../src/config/settings.js';
 import { runBin as runBinFromSource, type BinResult } from './run-bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-files-'));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { runLineMode, type LineModeOptions } from '../src/line-mode.js';
+import { runLineMode, type LineModeOptions } from '../src/repl/line-mode.js';
 import { createFakeGenerator } from './fake-generator.js';
 import { decodePng } from '../src/render/grid.js';
 import { realCheckpoint, tinyCheckpoint } from './real-checkpoint.js';
@@ -187,7 +187,7 @@ function checkEveryCommand({ code, out, err, cwd, configDir }: Awaited<ReturnTyp
   assert.match(out, /^sampler = prior \(saved\)$/m);
   assert.match(out, /^grid = 2 \(saved\)$/m);
   assert.match(out, /^seed = 7$/m);
-  assert.match(err, /^error: :grid takes a whole number from 1 to 10 \(got "11"\)$/m);
+  assert.match(err, /^error: :grid takes an integer from 1 to 10 \(got "11"\)$/m);
   assert.match(err, /^error: :sampler takes fitted or prior \(got "gauss"\)$/m);
   assert.match(err, /^error: unknown command :nope; type :help for the commands$/m);
   // The last draw used the new grid: a 2x2 grid of 28-px tiles is 58 ascii columns wide, 29 lines tall.

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { VERSION } from '../src/version.js';
+import { VERSION } from '../src/engine/version.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const npx = (args: string[], input = '') =>

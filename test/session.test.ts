@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { decodePng } from '../src/render/grid.js';
 import { createSession, defaultSaveName, slerp, type Picture, type SessionInput, type SessionOutput } from '../src/explore/session.js';
 import { loadReplModel } from '../src/explore/model.js';
-import { parseLine } from '../src/ui/commands.js';
+import { parseLine } from '../src/prompt/commands.js';
 import { createFakeGenerator } from './fake-generator.js';
 import { tinyCheckpoint } from './real-checkpoint.js';
 

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_SETTINGS, SHIPPED_CHECKPOINT, SettingsError, defaultTrainDir, formatSettings, openSettings, resolveCheckpoint, userDataDir } from '../src/settings.js';
+import { DEFAULT_SETTINGS, SettingsError, formatSettings, openSettings, resolveCheckpoint } from '../src/config/settings.js';
+import { SHIPPED_CHECKPOINT, defaultTrainDir, userDataDir } from '../src/config/paths.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-settings-'));

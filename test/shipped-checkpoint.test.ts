@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readCheckpointMeta } from '../src/engine/checkpoint.js';
+import { PRECISE_BN_IMAGES } from '../src/engine/batchnorm-stats.js';
 import { PIXELS } from '../src/engine/data.js';
+import { DEFAULT_PRIOR_COMPONENTS } from '../src/engine/prior.js';
 import { loadGenerator } from '../src/engine/generator.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../src/engine/types.js';
 import { loadClassifier } from '../src/eval/classifier.js';
-import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/settings.js';
+import { SHIPPED_CHECKPOINT, SHIPPED_CLASSIFIER } from '../src/config/paths.js';
 
 test('the shipped checkpoint is the notebook recipe, complete: 30 epochs on all 60,000 images, with its history and fitted density', async () => {
   const meta = await readCheckpointMeta(SHIPPED_CHECKPOINT);
@@ -26,7 +28,9 @@ test('the shipped checkpoint is the notebook recipe, complete: 30 epochs on all 
   assert.ok(meta.wallSeconds > 0 && meta.backend.length > 0);
   assert.ok(meta.prior !== null, 'the fitted latent density is stored');
   // Finished: exact BatchNorm statistics for the final weights, and the finished model's test error.
-  assert.equal(meta.finish?.batchNormImages, 10000);
+  // ... with the settings the trainer uses now, which were chosen on held-out training images.
+  assert.equal(meta.finish?.batchNormImages, PRECISE_BN_IMAGES);
+  assert.equal(meta.prior.components, DEFAULT_PRIOR_COMPONENTS);
   assert.ok(meta.finish.testRecon > 0 && meta.finish.testRecon < 0.05);
 });
 

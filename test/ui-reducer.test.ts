@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initialState, parsePromptInput, reducer, type Action, type State } from '../src/ui/reducer.js';
+import { parsePromptInput } from '../src/prompt/input.js';
+import { initialState, reducer, type Action, type State } from '../src/ui/reducer.js';
 import type { RenderedGrid } from '../src/render/terminal.js';
 
 const run = (state: State, ...actions: Action[]): State => actions.reduce(reducer, state);

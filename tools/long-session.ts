@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import type { DigitGenerator } from '../src/engine/types.js';
 import { loadReplModel, type ReplModel } from '../src/explore/model.js';
-import { runLineMode } from '../src/line-mode.js';
+import { runLineMode } from '../src/repl/line-mode.js';
 import type { RenderMode } from '../src/render/terminal.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

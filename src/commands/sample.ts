@@ -7,7 +7,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../engine/errors.js';
 import { loadGenerator } from '../engine/generator.js';
 import type { SampleOptions } from '../engine/types.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng, tileGrid } from '../render/grid.js';
 import { reportCommandError } from './errors.js';
 import type { CommandIo } from './io.js';

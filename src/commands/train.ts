@@ -4,19 +4,12 @@
  */
 import { trainCheckpoint } from '../engine/train.js';
 import type { BatchReport, EpochReport, TrainOptions } from '../engine/types.js';
-import { lossChart } from '../ui/chart.js';
+import { lossChart } from '../present/chart.js';
+import { formatDuration } from '../present/format.js';
 import { reportCommandError } from './errors.js';
 import type { CommandIo } from './io.js';
 
 const BATCH_LINE_INTERVAL_MS = 250;
-
-/** Formats seconds as `42s`, `3m 05s`, `1h 02m`. */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
 
 /** The per-epoch progress line. */
 export function formatEpochLine(r: EpochReport): string {

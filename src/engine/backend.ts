@@ -5,7 +5,7 @@
  *
  * Tests: `await initBackend('wasm')` (or `'cpu'`) in a `before` hook; it is idempotent and cheap
  * after the first call, and switching between `wasm` and `cpu` in one process is fine (tensors
- * move between backends on access). `useBackend` is the same thing under a test-friendly name.
+ * move between backends on access).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -47,11 +47,6 @@ let active: BackendName | undefined;
 let wasmLoaded: Promise<void> | undefined;
 let nativeLoaded: Promise<void> | undefined;
 
-/** The backend `initBackend` last activated, or undefined before the first call. */
-export function activeBackend(): BackendName | undefined {
-  return active;
-}
-
 /**
  * Makes `choice` the active tfjs backend (`auto`: the fastest that loads) and returns its name.
  * Idempotent; throws BackendError when a forced backend cannot load.
@@ -71,11 +66,6 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     throw new BackendError('no TensorFlow.js backend could be initialised (not even cpu)');
   }
   return activate(choice);
-}
-
-/** Test helper: same as `initBackend` for a concrete backend. */
-export async function useBackend(name: BackendName): Promise<BackendName> {
-  return initBackend(name);
 }
 
 async function activate(name: BackendName): Promise<BackendName> {

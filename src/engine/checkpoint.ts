@@ -12,13 +12,13 @@
  * backup, loading renames it back.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { backupDirOf, fsyncDir, recoverDir, replaceDirAtomic, writeFileSynced } from '../fs-atomic.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { backupDirOf, recoverDir, replaceDirAtomic, writeFileSynced } from './fs-atomic.js';
 import { checkMeta } from './checkpoint-meta.js';
-import { CheckpointError } from './errors.js';
+import { CheckpointError, firstLine } from './errors.js';
+import { readBytes, readLayersModel, writeLayersModel } from './layers-io.js';
 import type { OptimizerSnapshot } from './adam.js';
 import { CVAE_PARTS, DEFAULT_MODEL_CONFIG, trainableVariables, type Cvae, type ModelConfig } from './model.js';
 import { validateLatentPrior, type LatentPrior } from './prior.js';
@@ -115,10 +115,7 @@ export async function saveCheckpoint(dir: string, model: Cvae, meta: CheckpointM
       async (temp) => {
         for (const part of PARTS) {
           await mkdir(path.join(temp, part));
-          const { modelJson, weights } = await serializeModel(model[part]);
-          await writeFileSynced(path.join(temp, part, 'weights.bin'), weights);
-          await writeFileSynced(path.join(temp, part, 'model.json'), JSON.stringify(modelJson));
-          await fsyncDir(path.join(temp, part));
+          await writeLayersModel(path.join(temp, part), model[part]);
         }
         let manifest: OptimizerManifest | null = null;
         if (optimizer) {
@@ -227,7 +224,7 @@ async function assertReplaceable(target: string): Promise<void> {
     if (code === 'ENOENT') return;
     if (code === 'ENOTDIR' && existsSync(target)) throw new CheckpointError(target, 'is a file, not a checkpoint directory; it is left as it is, pass a new or empty directory to --checkpoint');
     if (code === 'ENOTDIR') throw new CheckpointError(target, 'cannot be created: part of the path is a file, not a directory (ENOTDIR); pass another --checkpoint');
-    throw new CheckpointError(target, `cannot be read (${code ?? oneLine(error)})`);
+    throw new CheckpointError(target, `cannot be read (${code ?? firstLine(error)})`);
   }
   if (entries.length > 0 && !entries.includes(META_FILE)) {
     throw new CheckpointError(target, 'holds files but no checkpoint (no meta.json); it is left as it is, pass a new or empty directory to --checkpoint');
@@ -266,36 +263,7 @@ async function parseMeta(target: string, dropPrior = false): Promise<CheckpointM
 }
 
 async function loadPart(target: string, part: (typeof PARTS)[number]): Promise<tfl.LayersModel> {
-  const jsonFile = path.join(target, part, 'model.json');
-  const text = await readText(jsonFile);
-  let modelJson: tf.io.ModelJSON;
-  try {
-    modelJson = JSON.parse(text) as tf.io.ModelJSON;
-  } catch {
-    throw new CheckpointError(jsonFile, 'is not valid JSON; the checkpoint is damaged, retrain or restore it');
-  }
-  if (modelJson?.format !== 'layers-model' || !modelJson.modelTopology || !Array.isArray(modelJson.weightsManifest)) {
-    throw new CheckpointError(jsonFile, 'is not a TensorFlow.js LayersModel (format, modelTopology, weightsManifest); retrain the checkpoint');
-  }
-  const specs = tf.io.getWeightSpecs(modelJson.weightsManifest);
-  const paths = modelJson.weightsManifest.flatMap((group) => group.paths);
-  const buffers: Buffer[] = [];
-  for (const p of paths) {
-    const file = path.join(target, part, p);
-    if (path.dirname(path.resolve(file)) !== path.join(target, part)) throw new CheckpointError(jsonFile, `names weights file ${p} outside its directory`);
-    buffers.push(await readBytes(file));
-  }
-  const weights = Buffer.concat(buffers);
-  const expected = specs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * bytesPerValue(spec.dtype), 0);
-  if (weights.length !== expected) {
-    throw new CheckpointError(path.join(target, part, paths[0] ?? 'weights.bin'), `holds ${weights.length} bytes, model.json needs ${expected}; the checkpoint is damaged, retrain or restore it`);
-  }
-  const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
-  try {
-    return await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: specs, weightData }));
-  } catch (error) {
-    throw new CheckpointError(jsonFile, `cannot be rebuilt (${oneLine(error)}); retrain the checkpoint`);
-  }
+  return readLayersModel(path.join(target, part));
 }
 
 function checkModelShapes(target: string, config: ModelConfig, encoder: tfl.LayersModel, decoder: tfl.LayersModel): void {
@@ -339,27 +307,6 @@ async function readOptimizer(target: string, manifest: OptimizerManifest, model:
   return { step: manifest.step, names: manifest.variables.map((x) => x.name), m, v };
 }
 
-async function serializeModel(model: tfl.LayersModel): Promise<{ modelJson: tf.io.ModelJSON; weights: Buffer }> {
-  let captured: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      captured = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  if (!captured?.weightSpecs || !captured.weightData || !captured.modelTopology) throw new Error(`saving ${model.name} produced no weights`);
-  const data = captured.weightData;
-  const weights = Array.isArray(data) ? Buffer.concat(data.map((b) => Buffer.from(b))) : Buffer.from(data as ArrayBuffer);
-  const modelJson: tf.io.ModelJSON = {
-    modelTopology: captured.modelTopology,
-    format: 'layers-model',
-    generatedBy: captured.generatedBy ?? 'TensorFlow.js tfjs-layers',
-    convertedBy: null,
-    weightsManifest: [{ paths: ['weights.bin'], weights: captured.weightSpecs }],
-  };
-  return { modelJson, weights };
-}
-
 function shapeOfLength(model: Cvae, name: string, length: number): number[] {
   const found = trainableVariables(model).find((v) => v.name === name);
   if (!found || found.variable.size !== length) throw new Error(`optimizer state ${name} does not match a trainable variable`);
@@ -372,23 +319,5 @@ function concatFloat32(arrays: readonly Float32Array[]): Buffer {
 
 async function readText(file: string): Promise<string> {
   return (await readBytes(file)).toString('utf8');
-}
-
-async function readBytes(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CheckpointError(file, 'is missing; the checkpoint is incomplete, retrain or restore it');
-    throw new CheckpointError(file, `cannot be read (${code ?? oneLine(error)})`);
-  }
-}
-
-function bytesPerValue(dtype: string): number {
-  return dtype === 'float32' || dtype === 'int32' ? 4 : dtype === 'bool' ? 1 : 4;
-}
-
-function oneLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
 

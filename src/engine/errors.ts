@@ -39,3 +39,8 @@ export class InvalidArgumentError extends EngineError {
 export class TrainingDivergedError extends EngineError {
   override readonly name = 'TrainingDivergedError';
 }
+
+/** The first line of an error's message: what goes into a one-line report. */
+export function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from './backend.js';
 import { loadCheckpoint, summarizeCheckpoint, type CheckpointMeta } from './checkpoint.js';
-import { IMAGE_SIZE, NUM_CLASSES } from './data.js';
+import { IMAGE_SIZE, NUM_CLASSES, oneHot, PIXELS } from './data.js';
 import { InvalidArgumentError } from './errors.js';
 import { runModel } from './model.js';
 import { sampleMixture, type LatentPrior } from './prior.js';
@@ -17,17 +17,21 @@ import type { BackendChoice, BackendName, DigitGenerator, GenerateOptions, GrayI
 export const MAX_GENERATE = 10_000;
 
 /** Decodes latent codes [n * latentDim] with labels `digits` [n] to n 28x28 images (training = false). */
-export async function decodeToImages(decoder: tfl.LayersModel, z: Float32Array, digits: ArrayLike<number>, latentDim: number): Promise<GrayImage[]> {
-  const n = digits.length;
-  const pixels = tf.tidy(() => {
-    const zt = tf.tensor2d(z, [n, latentDim]);
-    const labels = tf.cast(tf.oneHot(tf.tensor1d(Array.from(digits), 'int32'), NUM_CLASSES), 'float32');
-    return runModel(decoder, [zt, labels], false)[0]!;
-  });
+export function decodeToImages(decoder: tfl.LayersModel, z: Float32Array, digits: ArrayLike<number>, latentDim: number): Promise<GrayImage[]> {
+  return decodeLabelled(decoder, z, oneHot(digits), latentDim);
+}
+
+/**
+ * Decodes latent codes [n * latentDim] with label vectors [n * 10] to n 28x28 images (training = false).
+ * A label vector is one-hot for a digit, or a blend of two for `:morph`.
+ */
+export async function decodeLabelled(decoder: tfl.LayersModel, z: Float32Array, labels: Float32Array, latentDim: number): Promise<GrayImage[]> {
+  const n = labels.length / NUM_CLASSES;
+  if (!Number.isInteger(n) || z.length !== n * latentDim) throw new RangeError(`decode: ${z.length} latent values for ${labels.length / NUM_CLASSES} labels of ${latentDim} dimensions`);
+  const pixels = tf.tidy(() => runModel(decoder, [tf.tensor2d(z, [n, latentDim]), tf.tensor2d(labels, [n, NUM_CLASSES])], false)[0]!);
   const data = (await pixels.data()) as Float32Array;
   pixels.dispose();
-  const size = IMAGE_SIZE * IMAGE_SIZE;
-  return Array.from({ length: n }, (_, i) => ({ width: IMAGE_SIZE, height: IMAGE_SIZE, pixels: data.slice(i * size, (i + 1) * size) }));
+  return Array.from({ length: n }, (_, i) => ({ width: IMAGE_SIZE, height: IMAGE_SIZE, pixels: data.slice(i * PIXELS, (i + 1) * PIXELS) }));
 }
 
 /** Latent codes for `n` images of `digit`: from the fitted mixture, or z ~ N(0, scale^2 I). */

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { tensor, type Tensor } from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type MnistSet } from './data.js';
+import { IMAGE_SIZE, NUM_CLASSES, oneHot, PIXELS, type MnistSet } from './data.js';
 import type { Rng } from './rng.js';
 import { syncBatchNorm, type BatchReducer } from './batchnorm-sync.js';
 
@@ -138,7 +138,7 @@ export function runModel(model: tfl.LayersModel, inputs: readonly Tensor[], trai
 /** Examples `start` to `start + size` of `set` as the models' [image, label] inputs (labels one-hot, float32). */
 export function modelInputs(set: MnistSet, start: number, size: number): [tf.Tensor4D, tf.Tensor2D] {
   const images = tf.tensor4d(set.images.subarray(start * PIXELS, (start + size) * PIXELS), [size, IMAGE_SIZE, IMAGE_SIZE, 1]);
-  const labels = tf.cast(tf.oneHot(tf.tensor1d(set.labels.subarray(start, start + size), 'int32'), NUM_CLASSES), 'float32') as tf.Tensor2D;
+  const labels = tf.tensor2d(oneHot(set.labels.subarray(start, start + size)), [size, NUM_CLASSES]);
   return [images, labels];
 }
 

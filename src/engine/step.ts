@@ -14,9 +14,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam } from './adam.js';
 import { WHOLE_BATCH, type BatchReducer } from './batchnorm-sync.js';
-import { batchRanges, sliceBatch, NUM_CLASSES, IMAGE_SIZE, type Batch, type MnistSet } from './data.js';
+import { NUM_CLASSES, IMAGE_SIZE, type Batch } from './data.js';
 import { runModel, sampleLatent, trainableVariables, type Cvae, type ModelConfig } from './model.js';
-import { createRng, normals } from './rng.js';
 
 /** A batch plus its reparameterisation noise eps [size * latentDim]: a step is then a pure function of weights and batch. */
 export interface TrainBatch extends Batch {
@@ -118,32 +117,4 @@ export function createLocalStep(context: StepContext): TrainStep {
       return metrics;
     },
   };
-}
-
-/** Test-set metrics in inference mode (BatchNorm moving statistics), z sampled with fixed noise so epochs compare. */
-export async function evaluateCvae(model: Cvae, set: MnistSet, gamma: number, latentDim: number, batchSize = 250): Promise<StepMetrics> {
-  const rng = createRng(0, 'evaluate');
-  let recon = 0;
-  let kl = 0;
-  for (const [start, end] of batchRanges(set.count, batchSize)) {
-    const batch = sliceBatch(set, start, end);
-    const eps = normals(batch.size * latentDim, rng);
-    const terms = tf.tidy(() => {
-      const images = tf.tensor4d(batch.images, [batch.size, IMAGE_SIZE, IMAGE_SIZE, 1]);
-      const labels = tf.tensor2d(batch.onehot, [batch.size, NUM_CLASSES]);
-      const r = cvaeLoss(model, images, labels, tf.tensor2d(eps, [batch.size, latentDim]), gamma, null);
-      return tf.stack([r.recon, r.kl]);
-    });
-    const [r, k] = (await terms.data()) as Float32Array;
-    terms.dispose();
-    recon += r! * batch.size;
-    kl += k! * batch.size;
-    await yieldToEventLoop();
-  }
-  return { recon: recon / set.count, kl: kl / set.count, loss: (recon + gamma * kl) / set.count };
-}
-
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }

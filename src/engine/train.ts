@@ -17,9 +17,10 @@ import { acquireTrainLock } from './train-lock.js';
 import { preciseBatchNorm, PRECISE_BN_IMAGES } from './batchnorm-stats.js';
 import { fitLatentPrior, type LatentPrior } from './prior.js';
 import { createRng, freshSeed, normals, permutation } from './rng.js';
-import { evaluateCvae, type StepContext, type TrainStep } from './step.js';
+import { measureReconstruction } from './reconstruction.js';
+import type { StepContext, TrainStep } from './step.js';
 import { DEFAULT_TRAIN_OPTIONS, type BackendName, type EpochReport, type TrainCallbacks, type TrainOptions, type TrainOutcome } from './types.js';
-import { VERSION } from '../version.js';
+import { VERSION } from './version.js';
 
 /** Extension points of `trainCheckpoint` beyond the shared TrainOptions (tests, the parallel trainer). */
 export interface TrainHooks {
@@ -151,16 +152,16 @@ async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hoo
       if (aborted) break;
 
       status(`epoch ${epoch}: evaluating on ${test.count} test images`);
-      const testMetrics = await evaluateCvae(model, test, options.gamma, config.latentDim);
+      const testMetrics = await measureReconstruction(model, test);
       // The last step's update can break the weights after its own loss was still finite.
-      if (!(Number.isFinite(testMetrics.recon) && Number.isFinite(testMetrics.kl))) {
-        throw divergedError(options, epochsTrained, `the test loss became ${testMetrics.recon + options.gamma * testMetrics.kl} after epoch ${epoch}`);
+      if (!(Number.isFinite(testMetrics.mseSampled) && Number.isFinite(testMetrics.kl))) {
+        throw divergedError(options, epochsTrained, `the test loss became ${testMetrics.mseSampled + options.gamma * testMetrics.kl} after epoch ${epoch}`);
       }
       const preview = await decodeToImages(model.decoder, previewZ, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], config.latentDim);
       const seconds = (performance.now() - started) / 1000;
       wallSeconds += seconds;
       epochsTrained = epoch;
-      history.push({ epoch, loss: sums.loss / seen, recon: sums.recon / seen, kl: sums.kl / seen, testRecon: testMetrics.recon, testKl: testMetrics.kl, seconds });
+      history.push({ epoch, loss: sums.loss / seen, recon: sums.recon / seen, kl: sums.kl / seen, testRecon: testMetrics.mseSampled, testKl: testMetrics.kl, seconds });
       await save(null);
       const report: EpochReport = {
         epoch,
@@ -168,7 +169,7 @@ async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hoo
         loss: sums.loss / seen,
         recon: sums.recon / seen,
         kl: sums.kl / seen,
-        testRecon: testMetrics.recon,
+        testRecon: testMetrics.mseSampled,
         testKl: testMetrics.kl,
         seconds,
         savedTo: options.checkpointDir,
@@ -195,8 +196,8 @@ async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hoo
       }
       if (prior) {
         status(`evaluating the finished model on ${test.count} test images`);
-        const final = await evaluateCvae(model, test, options.gamma, config.latentDim);
-        await save(prior, { batchNormImages: images, testRecon: final.recon, testKl: final.kl });
+        const final = await measureReconstruction(model, test);
+        await save(prior, { batchNormImages: images, testRecon: final.mseSampled, testKl: final.kl });
         status(`saved ${options.checkpointDir} with exact BatchNorm statistics and the fitted latent density`);
       } else {
         aborted = true;

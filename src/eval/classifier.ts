@@ -10,8 +10,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { PIXELS } from '../engine/data.js';
 import { deriveSeed } from '../engine/rng.js';
-import { recoverDir } from '../fs-atomic.js';
-import { readLayersModel, writeCheckpointDir } from './model-files.js';
+import { recoverDir } from '../engine/fs-atomic.js';
+import { readLayersModel } from '../engine/layers-io.js';
+import { writeCheckpointDir } from './model-files.js';
 import { ClassifierError } from './errors.js';
 
 export const CLASSIFIER_FORMAT_VERSION = 1;

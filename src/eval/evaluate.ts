@@ -8,7 +8,7 @@ import type { MnistSet } from '../engine/data.js';
 import type { BackendName, CheckpointSummary, DigitGenerator, GrayImage, SamplerName } from '../engine/types.js';
 import { FeatureMoments, type GaussianStats } from './frechet.js';
 import { scoreSampler, type ImageClassifier, type SamplerScore } from './recognisability.js';
-import { reconstructionMetrics, type ReconstructionMetrics } from './reconstruction.js';
+import { measureReconstruction, type Reconstruction } from '../engine/reconstruction.js';
 
 export interface EvaluationInputs {
   readonly encoder: tfl.LayersModel;
@@ -33,7 +33,7 @@ export interface Evaluation {
   readonly seed: number;
   /** The classifier's accuracy on the test set, measured in this run (a check on the judge). */
   readonly classifierTestAccuracy: number;
-  readonly reconstruction: Omit<ReconstructionMetrics, 'examples'>;
+  readonly reconstruction: Omit<Reconstruction, 'examples'>;
   /** The first 10 test images and their sampled-z reconstructions (the notebook's figure). */
   readonly figure: { readonly originals: readonly GrayImage[]; readonly reconstructions: readonly GrayImage[] };
   readonly samplers: readonly SamplerScore[];
@@ -57,7 +57,7 @@ export async function evaluate(inputs: EvaluationInputs, options: EvaluationOpti
   const reference: GaussianStats = moments.stats();
 
   status(`reconstructing the ${test.count} test images`);
-  const { examples, ...reconstruction } = await reconstructionMetrics(inputs.encoder, inputs.decoder, test, { seed: options.seed, keep: 10 });
+  const { examples, ...reconstruction } = await measureReconstruction({ encoder: inputs.encoder, decoder: inputs.decoder }, test, { seed: options.seed, keep: 10, atMean: true });
   const originals: GrayImage[] = [];
   for (let i = 0; i < Math.min(10, test.count); i++) originals.push({ width: 28, height: 28, pixels: test.images.slice(i * 784, (i + 1) * 784) });
 
@@ -91,7 +91,7 @@ export async function evaluate(inputs: EvaluationInputs, options: EvaluationOpti
     seed: options.seed,
     classifierTestAccuracy: correct / test.count,
     reconstruction,
-    figure: { originals, reconstructions: examples },
+    figure: { originals, reconstructions: examples.map((pixels) => ({ width: 28, height: 28, pixels })) },
     samplers,
     skipped,
     seconds: (performance.now() - started) / 1000,

@@ -7,10 +7,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SamplerName, GrayImage } from '../engine/types.js';
 import { createRng, freshSeed, type Rng } from '../engine/rng.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { writeFileAtomic } from '../engine/fs-atomic.js';
 import { encodePng, tileGrid, upscale } from '../render/grid.js';
-import { COMMAND_HELP, type PromptCommand, type SettingCommand } from '../ui/commands.js';
+import { COMMAND_HELP, type PromptCommand, type SettingCommand } from '../prompt/commands.js';
+import type { Picture, PictureName } from '../render/picture.js';
 import type { ReplModel } from './model.js';
+import { firstLine } from '../engine/errors.js';
 
 /** Images per `:morph` and `:walk` strip. */
 export const STRIP_STEPS = 10;
@@ -31,16 +33,7 @@ export interface SessionSettings {
   seed?: number;
 }
 
-export type PictureName = 'grid' | 'style' | 'morph' | 'walk' | 'recon';
-
-/** Tiles laid out row-major, `cols` per row; front ends render them for their terminal, `:save` as PNG. */
-export interface Picture {
-  readonly name: PictureName;
-  readonly tiles: readonly GrayImage[];
-  readonly cols: number;
-  /** One line saying what the picture shows (none for a digit's grid, as in the notebook). */
-  readonly caption?: string;
-}
+export type { Picture, PictureName } from '../render/picture.js';
 
 export type SessionOutput = { kind: 'picture'; picture: Picture } | { kind: 'message'; text: string } | { kind: 'error'; text: string };
 
@@ -111,10 +104,6 @@ export function pictureToPng(picture: Picture): { png: Buffer; width: number; he
   return { png: encodePng(image), width: image.width, height: image.height };
 }
 
-function errorText(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
 
 /** A session over a loaded model. */
 export function createSession(options: SessionOptions): Session {
@@ -226,7 +215,7 @@ export function createSession(options: SessionOptions): Session {
     try {
       await writeFileAtomic(target, png);
     } catch (error) {
-      return [{ kind: 'error', text: `cannot save to ${target}: ${errorText(error)}` }];
+      return [{ kind: 'error', text: `cannot save to ${target}: ${firstLine(error)}` }];
     }
     return [{ kind: 'message', text: `saved the ${lastPicture.name} picture to ${target} (${width}x${height} px)` }];
   }
@@ -249,7 +238,7 @@ export function createSession(options: SessionOptions): Session {
     try {
       options.saveSetting(command.key, command.value);
     } catch (error) {
-      return [{ kind: 'error', text: `${shown()} for this session, but the settings file was not written: ${errorText(error)}` }];
+      return [{ kind: 'error', text: `${shown()} for this session, but the settings file was not written: ${firstLine(error)}` }];
     }
     return [{ kind: 'message', text: `${shown()} (saved)${note}` }];
   }
@@ -304,7 +293,7 @@ export function createSession(options: SessionOptions): Session {
             return setting(command);
         }
       } catch (error) {
-        return [{ kind: 'error', text: errorText(error) }];
+        return [{ kind: 'error', text: firstLine(error) }];
       }
     },
   };

@@ -3,8 +3,9 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import type { BackendChoice, SamplerName } from '../engine/types.js';
 import type { RenderedGrid } from '../render/terminal.js';
-import { PROMPT_HINT, backendHint, formatBatchStats, formatEpoch, formatHeader, progressBar } from './format.js';
-import { PROMPT, clipInput, type HistoryItem, type TrainingState } from './reducer.js';
+import { PROMPT_HINT, backendHint, formatBatchStats, formatEpoch, formatHeader, progressBar } from '../present/format.js';
+import { PROMPT, clipInput } from '../prompt/input.js';
+import type { HistoryItem, TrainingState } from './reducer.js';
 
 /** A grid as text; protocol payloads are written outside Ink's frame by the app, so they draw nothing here. */
 export function GridText({ grid }: { grid: RenderedGrid }): React.JSX.Element | null {

@@ -20,7 +20,8 @@ import type { BackendName } from '../types.js';
 import { collectiveBuffer, SharedReducer } from './collective.js';
 import { ParallelTrainingError } from './errors.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
-import { batchNormWidth, readVariables, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
+import { batchNormWidth, sizeOf, statVariables, trainable, writeTensors } from './replica.js';
+import { firstLine } from '../errors.js';
 
 export { ParallelTrainingError };
 
@@ -156,7 +157,7 @@ export async function createParallelStep(context: StepContext, options: Parallel
         exited: false,
       };
       const fail = (error: Error) => {
-        handle.failure = new ParallelTrainingError(`training worker ${rank} stopped: ${error.message.split('\n')[0]}`);
+        handle.failure = new ParallelTrainingError(`training worker ${rank} stopped: ${firstLine(error)}`);
         const waiting = handle.next;
         handle.next = undefined;
         waiting?.({ type: 'error', message: handle.failure.message });

@@ -1,7 +1,8 @@
 /** Plain-text pieces shared by the Ink UI and line mode. */
 import type { BackendChoice, BackendName, BatchReport, CheckpointSummary, EpochReport, GrayImage, SamplerName } from '../engine/types.js';
-import type { Picture } from '../explore/session.js';
+import type { Picture } from '../render/picture.js';
 import { renderGrid, type RenderMode, type RenderedGrid } from '../render/terminal.js';
+import { firstLine } from '../engine/errors.js';
 
 /** `1h02m`, `3m12s`, `45s`. */
 export function formatDuration(seconds: number): string {
@@ -66,10 +67,7 @@ export function plural(n: number, noun: string): string {
 }
 
 /** The first line of an error's message: engine errors are one line; anything else must not dump a stack. */
-export function errorMessage(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
+export const errorMessage = firstLine;
 
 /** One sample per digit, in a row, as the preview after each training epoch. */
 export function renderPreview(preview: readonly GrayImage[], mode: RenderMode, columns: number): RenderedGrid | undefined {

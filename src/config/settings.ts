@@ -5,11 +5,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Conf from 'conf';
-import type { SamplerName } from './engine/types.js';
-import type { RenderChoice } from './render/terminal.js';
-import { MAX_GRID, RENDER_CHOICES, SAMPLERS } from './args.js';
+import type { SamplerName } from '../engine/types.js';
+import type { RenderChoice } from '../render/terminal.js';
+import { checkGrid, checkRender, checkSampler, checkScale, checkSeed, type Checked } from './choices.js';
+import { SHIPPED_CHECKPOINT, userConfigDir } from './paths.js';
+import { firstLine } from '../engine/errors.js';
 
 export interface Settings {
   render: RenderChoice;
@@ -35,32 +36,22 @@ export class SettingsError extends Error {
 /** Checks one value; returns the typed value or throws SettingsError saying what is allowed. */
 export function validateSetting(key: string, value: unknown): Settings[SettingKey] {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const checked = (check: (value: string | number) => Checked<Settings[SettingKey]>) => {
+    const result = typeof value === 'string' || typeof value === 'number' ? check(value) : check(Number.NaN);
+    if (!result.ok) throw new SettingsError(`${key} must be ${result.expected} (got ${text})`);
+    return result.value;
+  };
   switch (key) {
-    case 'render': {
-      const found = RENDER_CHOICES.find((c) => c === value);
-      if (found === undefined) throw new SettingsError(`render must be one of ${RENDER_CHOICES.join(', ')} (got ${text})`);
-      return found;
-    }
-    case 'sampler': {
-      const found = SAMPLERS.find((c) => c === value);
-      if (found === undefined) throw new SettingsError(`sampler must be one of ${SAMPLERS.join(', ')} (got ${text})`);
-      return found;
-    }
-    case 'scale': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-      if (!Number.isFinite(n) || n <= 0) throw new SettingsError(`scale must be a number greater than 0 (got ${text})`);
-      return n;
-    }
-    case 'grid': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-      if (!Number.isInteger(n) || n < 1 || n > MAX_GRID) throw new SettingsError(`grid must be an integer from 1 to ${MAX_GRID} (got ${text})`);
-      return n;
-    }
-    case 'seed': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
-      if (!Number.isSafeInteger(n) || n < 0) throw new SettingsError(`seed must be a whole number >= 0 (got ${text})`);
-      return n;
-    }
+    case 'render':
+      return checked(checkRender);
+    case 'sampler':
+      return checked(checkSampler);
+    case 'scale':
+      return checked(checkScale);
+    case 'grid':
+      return checked(checkGrid);
+    case 'seed':
+      return checked(checkSeed);
     case 'checkpoint': {
       if (typeof value !== 'string' || value === '') throw new SettingsError(`checkpoint must be a directory path (got ${text})`);
       return path.resolve(value);
@@ -231,7 +222,7 @@ function openConf(confOptions: { projectName: string; configName: string; cwd: s
     } catch {
       // Nothing to move, or a read-only directory: fall through to a fresh store.
     }
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const reason = firstLine(error);
     warnings.push(`warning: settings file ${file} was unreadable (${reason}); reset to defaults${kept ? `, old file kept as ${backup}` : ''}`);
     return new Conf<Record<string, unknown>>({ ...confOptions, clearInvalidConfig: true });
   }
@@ -254,38 +245,6 @@ function sanitize(conf: SettingsBackend, warnings: string[]): string[] {
     }
   }
   return warnings;
-}
-
-/** The package's root directory (src/ and dist/ both sit one level below it). */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The checkpoint that ships with the package. */
-export const SHIPPED_CHECKPOINT = path.join(PACKAGE_ROOT, 'checkpoints', 'cvae');
-
-/** The classifier `eval` judges samples with, shipped with the package. */
-export const SHIPPED_CLASSIFIER = path.join(PACKAGE_ROOT, 'checkpoints', 'classifier');
-
-/** Where the settings file lives: CVAE_REPL_CONFIG_DIR, else the platform's user config dir. */
-export function userConfigDir(env: Readonly<Record<string, string | undefined>> = process.env, platform: NodeJS.Platform = process.platform): string {
-  if (env.CVAE_REPL_CONFIG_DIR) return path.resolve(env.CVAE_REPL_CONFIG_DIR);
-  const home = os.homedir();
-  if (platform === 'darwin') return path.join(home, 'Library', 'Preferences', 'cvae-repl');
-  if (platform === 'win32') return path.join(env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'cvae-repl', 'Config');
-  return path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'cvae-repl');
-}
-
-/** Where this user's data lives (trained checkpoints): CVAE_REPL_DATA_DIR, else the platform's user data dir. */
-export function userDataDir(env: Readonly<Record<string, string | undefined>> = process.env, platform: NodeJS.Platform = process.platform): string {
-  if (env.CVAE_REPL_DATA_DIR) return path.resolve(env.CVAE_REPL_DATA_DIR);
-  const home = os.homedir();
-  if (platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'cvae-repl');
-  if (platform === 'win32') return path.join(env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'cvae-repl', 'Data');
-  return path.join(env.XDG_DATA_HOME || path.join(home, '.local', 'share'), 'cvae-repl');
-}
-
-/** Where `train` / `--train` writes unless --checkpoint says otherwise: never the shipped checkpoint. */
-export function defaultTrainDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return path.join(userDataDir(env), 'checkpoints', 'cvae');
 }
 
 function isCheckpointDir(dir: string): boolean {

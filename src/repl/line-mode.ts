@@ -4,15 +4,15 @@
  * (blocks or ascii) unless --render asks for an image protocol.
  */
 import readline from 'node:readline';
-import type { EpochReport, TrainCallbacks, TrainOutcome } from './engine/types.js';
-import { createSession, type SessionOutput } from './explore/session.js';
-import type { ReplModel } from './explore/model.js';
-import { gridToBytes } from './render/terminal.js';
-import type { ReplOptions } from './ui/app.js';
-import { lossChart } from './ui/chart.js';
-import { parseLine } from './ui/commands.js';
-import { PROMPT_HINT, backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPicture, renderPreview } from './ui/format.js';
-import { PROMPT, displayable } from './ui/reducer.js';
+import type { EpochReport, TrainCallbacks, TrainOutcome } from '../engine/types.js';
+import { createSession, type SessionOutput } from '../explore/session.js';
+import type { ReplModel } from '../explore/model.js';
+import { gridToBytes } from '../render/terminal.js';
+import type { ReplOptions } from './options.js';
+import { lossChart } from '../present/chart.js';
+import { parseLine } from '../prompt/commands.js';
+import { PROMPT_HINT, backendHint, chartStyleFor, errorMessage, formatBatchStats, formatEpoch, formatHeader, plural, progressBar, renderPicture, renderPreview } from '../present/format.js';
+import { PROMPT, displayable } from '../prompt/input.js';
 
 export interface TextSink {
   write(text: string): unknown;

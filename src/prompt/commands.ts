@@ -2,9 +2,9 @@
  * The prompt's `:commands`, parsed without side effects so the Ink UI and line mode read a line the
  * same way. A line that does not start with `:` keeps the notebook's meaning (parsePromptInput).
  */
-import { MAX_GRID, SAMPLERS } from '../args.js';
+import { checkGrid, checkSampler, checkScale, checkSeed, MAX_GRID, type Checked } from '../config/choices.js';
 import type { SamplerName } from '../engine/types.js';
-import { displayable, parsePromptInput, type PromptInput } from './reducer.js';
+import { displayable, parsePromptInput, type PromptInput } from './input.js';
 
 /** Rows of `:style` when none are given. */
 export const DEFAULT_STYLE_ROWS = 4;
@@ -53,6 +53,12 @@ type Parsed = { kind: 'command'; command: PromptCommand } | { kind: 'invalid'; m
 const invalid = (message: string): Parsed => ({ kind: 'invalid', message });
 const ok = (command: PromptCommand): Parsed => ({ kind: 'command', command });
 
+/** What a setting's validator accepts, in words (an empty value never passes). */
+function expectedOf(check: (value: string) => Checked<unknown>): string {
+  const result = check('');
+  return result.ok ? '' : result.expected;
+}
+
 /** A digit 0-9 written plainly (commands take ASCII digits only). */
 function parseDigit(text: string | undefined): number | undefined {
   return text !== undefined && /^[0-9]$/.test(text) ? Number(text) : undefined;
@@ -100,27 +106,27 @@ export function parseCommand(line: string): Parsed {
       if (args.length === 0) return ok({ kind: 'setting', key: 'seed' });
       const word = args[0]!.toLowerCase();
       if (args.length === 1 && (word === 'off' || word === 'none')) return ok({ kind: 'setting', key: 'seed', value: null });
-      const seed = /^\d+$/.test(args[0]!) ? Number(args[0]) : Number.NaN;
-      if (args.length > 1 || !Number.isSafeInteger(seed)) return invalid(`:seed takes a whole number >= 0, or off for fresh draws (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'seed', value: seed });
+      const seed = checkSeed(args[0]!);
+      if (args.length > 1 || !seed.ok) return invalid(`:seed takes ${expectedOf(checkSeed)}, or off for fresh draws (got "${displayable(rest)}")`);
+      return ok({ kind: 'setting', key: 'seed', value: seed.value });
     }
     case 'scale': {
       if (args.length === 0) return ok({ kind: 'setting', key: 'scale' });
-      const scale = Number(args[0]);
-      if (args.length > 1 || !Number.isFinite(scale) || scale <= 0) return invalid(`:scale takes a number greater than 0, for example :scale 0.8 (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'scale', value: scale });
+      const scale = checkScale(args[0]!);
+      if (args.length > 1 || !scale.ok) return invalid(`:scale takes ${expectedOf(checkScale)} (got "${displayable(rest)}")`);
+      return ok({ kind: 'setting', key: 'scale', value: scale.value });
     }
     case 'sampler': {
       if (args.length === 0) return ok({ kind: 'setting', key: 'sampler' });
-      const sampler = SAMPLERS.find((s) => s === args[0]!.toLowerCase());
-      if (args.length > 1 || sampler === undefined) return invalid(`:sampler takes ${SAMPLERS.join(' or ')} (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'sampler', value: sampler });
+      const sampler = checkSampler(args[0]!);
+      if (args.length > 1 || !sampler.ok) return invalid(`:sampler takes ${expectedOf(checkSampler)} (got "${displayable(rest)}")`);
+      return ok({ kind: 'setting', key: 'sampler', value: sampler.value });
     }
     case 'grid': {
       if (args.length === 0) return ok({ kind: 'setting', key: 'grid' });
-      const grid = /^\d+$/.test(args[0]!) ? Number(args[0]) : Number.NaN;
-      if (args.length > 1 || !Number.isInteger(grid) || grid < 1 || grid > MAX_GRID) return invalid(`:grid takes a whole number from 1 to ${MAX_GRID} (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'grid', value: grid });
+      const grid = checkGrid(args[0]!);
+      if (args.length > 1 || !grid.ok) return invalid(`:grid takes ${expectedOf(checkGrid)} (got "${displayable(rest)}")`);
+      return ok({ kind: 'setting', key: 'grid', value: grid.value });
     }
     default: {
       const shown = name === '' ? ':' : `:${displayable(name.length > 20 ? `${name.slice(0, 20)}…` : name)}`;
