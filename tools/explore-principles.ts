@@ -115,10 +115,16 @@ const selectSource = (base: StyleCodeSource, k: number): StyleCodeSource => asyn
 
 // Encoded digits: z_mean of a random held-out training image (50,000-59,999, as tools/select-on-held-out.ts;
 // the test set only reports) with its true label, minus its digit's mean, plus the centre.
-const train = await loadMnist('train');
-const test = { ...train, count: 10_000, images: train.images.subarray(50_000 * PIXELS), labels: train.labels.subarray(50_000) };
-const testCodes = await encodeLatentMeans(encoder, test, dim);
-const encodedSource = (scale: number): StyleCodeSource => (n, rng: Rng) => {
+// Loaded only when an encoded candidate runs.
+let heldOut: Promise<{ labels: Uint8Array; codes: Float32Array }> | undefined;
+const encodedHeldOut = () =>
+  (heldOut ??= loadMnist('train').then(async (train) => {
+    const set = { ...train, count: 10_000, images: train.images.subarray(50_000 * PIXELS), labels: train.labels.subarray(50_000) };
+    return { labels: set.labels, codes: await encodeLatentMeans(encoder, set, dim) };
+  }));
+const encodedSource = (scale: number): StyleCodeSource => async (n, rng: Rng) => {
+  const { labels, codes: testCodes } = await encodedHeldOut();
+  const test = { count: labels.length, labels };
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     const index = rng.int(test.count);
