@@ -9,8 +9,8 @@
  * their own digit's mean (the pooled within-digit covariance W), shrunk by STYLE_SPREAD:
  *   z = c + STYLE_SPREAD * scale * chol(W) * eps,   eps ~ N(0, I),
  * where c is the mean of all training codes. Both come from the fitted per-digit mixtures stored
- * in the checkpoint. bench/explore-principles.ts measured this against the other candidates
- * (N(0, s^2 I), codes picked by the classifier, encoded test digits with their digit's mean removed)
+ * in the checkpoint. tools/explore-principles.ts measured this against the other candidates
+ * (N(0, s^2 I), codes picked by the classifier, encoded held-out digits with their digit's mean removed)
  * with the shipped classifier on held-out seeds; the numbers are in the README.
  */
 import { NUM_CLASSES } from './data.js';
@@ -22,7 +22,7 @@ export const STRIP_STEPS = 10;
 
 /**
  * How far style codes spread from the centre, in units of the within-digit spread (chosen by
- * bench/explore-principles.ts; `:scale` multiplies it).
+ * tools/explore-principles.ts; `:scale` multiplies it).
  */
 export const STYLE_SPREAD = 0.3;
 

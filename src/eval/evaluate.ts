@@ -6,8 +6,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { MnistSet } from '../engine/data.js';
 import type { BackendName, CheckpointSummary, DigitGenerator, GrayImage, SamplerName } from '../engine/types.js';
-import type { ExplorePlanner } from '../engine/latent-codes.js';
-import { scoreExplore, type ExploreScore, type PlanDecoder, type ProbabilityClassifier } from './explore.js';
+import { scoreExplore, type ExplorePlans, type ExploreScore, type PlanDecoder, type ProbabilityClassifier } from './explore.js';
 import { FeatureMoments, type GaussianStats } from './frechet.js';
 import { scoreSampler, type ImageClassifier, type SamplerScore } from './recognisability.js';
 import { measureReconstruction, type Reconstruction } from '../engine/reconstruction.js';
@@ -19,7 +18,7 @@ export interface EvaluationInputs {
   readonly classifier: ImageClassifier;
   readonly test: MnistSet;
   /** The prompt's :style, :morph and :walk plans, to score them too (./explore.ts). */
-  readonly explore?: { readonly planner: ExplorePlanner; readonly decode: PlanDecoder; readonly classifier: ProbabilityClassifier };
+  readonly explore?: { readonly planner: ExplorePlans; readonly decode: PlanDecoder; readonly classifier: ProbabilityClassifier };
 }
 
 export interface EvaluationOptions {

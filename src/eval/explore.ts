@@ -10,8 +10,24 @@
 import { NUM_CLASSES, PIXELS } from '../engine/data.js';
 import { createRng, type Rng } from '../engine/rng.js';
 import type { GrayImage } from '../engine/types.js';
-import { STRIP_STEPS, type DecodePlan, type ExplorePlanner } from '../engine/latent-codes.js';
 import { EvalError } from './errors.js';
+
+/** What one prompt command decodes: codes [count * dim] and label weights [count * 10]. */
+export interface DecodePlan {
+  readonly z: Float32Array;
+  readonly labels: Float32Array;
+  readonly count: number;
+}
+
+/** The prompt's plans (src/explore/codes.ts makes them; eval sits below explore/ and only scores them). */
+export interface ExplorePlans {
+  /** `rows` codes, each decoded with the labels 0-9, 10 per row. */
+  style(rows: number, rng: Rng): Promise<DecodePlan>;
+  /** One strip from A (first tile) to B (last tile). */
+  morph(from: number, to: number, rng: Rng): Promise<DecodePlan>;
+  /** One strip, every tile labelled `digit`. */
+  walk(digit: number, rng: Rng): Promise<DecodePlan>;
+}
 
 /** The part of the classifier the explore metrics need (tests pass a fake). */
 export interface ProbabilityClassifier {
@@ -62,9 +78,9 @@ export interface ExploreScore {
     readonly tolerance: number;
     /** Mean over strips of the largest drop of p(B) between neighbouring tiles (0 = monotone). */
     readonly meanLargestDrop: number;
-    /** Mean over strips of the first tile (0-based) where p(B) > 1/2; STRIP_STEPS when none. */
+    /** Mean over strips of the first tile (0-based) where p(B) > 1/2; the strip's length when none. */
     readonly meanCrossing: number;
-    /** Mean p(B) per tile, STRIP_STEPS values. */
+    /** Mean p(B) per tile, one value per tile of a strip. */
     readonly meanProbability: readonly number[];
   };
   readonly walk: {
@@ -114,7 +130,7 @@ function meanPairwise(groups: readonly (readonly GrayImage[])[]): { sum: number;
 }
 
 /** Scores the planner's pictures, decoded with `decode`, by `classifier`. */
-export async function scoreExplore(planner: ExplorePlanner, decode: PlanDecoder, classifier: ProbabilityClassifier, options: ExploreOptions): Promise<ExploreScore> {
+export async function scoreExplore(planner: ExplorePlans, decode: PlanDecoder, classifier: ProbabilityClassifier, options: ExploreOptions): Promise<ExploreScore> {
   const seeds = options.seeds ?? 10;
   const rows = options.styleRows ?? 4;
   const pairs = options.morphPairs ?? 10;
@@ -136,8 +152,10 @@ export async function scoreExplore(planner: ExplorePlanner, decode: PlanDecoder,
   let monotone = 0;
   let largestDrop = 0;
   let crossing = 0;
-  const meanProbability = new Array<number>(STRIP_STEPS).fill(0);
+  let steps = 0;
+  let meanProbability: number[] = [];
   const walkHits = new Array<number>(NUM_CLASSES).fill(0);
+  let walkTiles = 0;
 
   for (let k = 0; k < seeds; k++) {
     const seed = options.seed + k;
@@ -165,14 +183,19 @@ export async function scoreExplore(planner: ExplorePlanner, decode: PlanDecoder,
       const from = pairRng.int(NUM_CLASSES);
       const to = (from + 1 + pairRng.int(NUM_CLASSES - 1)) % NUM_CLASSES;
       const strip = await run(await planner.morph(from, to, morphRng));
+      if (steps === 0) {
+        steps = strip.images.length;
+        meanProbability = new Array<number>(steps).fill(0);
+      }
+      if (strip.images.length !== steps || steps < 2) throw new EvalError(`a morph strip has ${strip.images.length} tiles, expected ${Math.max(steps, 2)} or more, the same every time`);
       if (argmax(strip.p, 0) === from) starts++;
-      if (argmax(strip.p, STRIP_STEPS - 1) === to) ends++;
+      if (argmax(strip.p, steps - 1) === to) ends++;
       let drop = 0;
-      let cross = STRIP_STEPS;
-      for (let i = 0; i < STRIP_STEPS; i++) {
+      let cross = steps;
+      for (let i = 0; i < steps; i++) {
         const pb = strip.p[i * NUM_CLASSES + to]!;
         meanProbability[i]! += pb;
-        if (cross === STRIP_STEPS && pb > 0.5) cross = i;
+        if (cross === steps && pb > 0.5) cross = i;
         if (i > 0) drop = Math.max(drop, strip.p[(i - 1) * NUM_CLASSES + to]! - pb);
       }
       if (drop <= tolerance) monotone++;
@@ -183,12 +206,13 @@ export async function scoreExplore(planner: ExplorePlanner, decode: PlanDecoder,
     const walkRng = createRng(seed, 'explore', 'walk');
     for (let digit = 0; digit < NUM_CLASSES; digit++) {
       const strip = await run(await planner.walk(digit, walkRng));
-      for (let i = 0; i < STRIP_STEPS; i++) if (argmax(strip.p, i) === digit) walkHits[digit]!++;
+      walkTiles += strip.images.length;
+      for (let i = 0; i < strip.images.length; i++) if (argmax(strip.p, i) === digit) walkHits[digit]!++;
     }
   }
 
   const strips = seeds * pairs;
-  const walkPerDigit = walkHits.map((h) => h / (seeds * STRIP_STEPS));
+  const walkPerDigit = walkHits.map((h) => h / (walkTiles / NUM_CLASSES));
   const stylePerLabel = styleHits.map((h) => h / (seeds * rows));
   return {
     seeds,
@@ -214,8 +238,8 @@ export async function scoreExplore(planner: ExplorePlanner, decode: PlanDecoder,
     },
     walk: {
       strips: seeds * NUM_CLASSES,
-      tiles: seeds * NUM_CLASSES * STRIP_STEPS,
-      recognised: walkHits.reduce((a, b) => a + b, 0) / (seeds * NUM_CLASSES * STRIP_STEPS),
+      tiles: walkTiles,
+      recognised: walkHits.reduce((a, b) => a + b, 0) / walkTiles,
       perDigit: walkPerDigit,
     },
   };

@@ -63,7 +63,7 @@ export function formatExplore(e: ExploreScore): string[] {
   );
   lines.push(`  :morph  ends recognised as A and B        ${pct(e.morph.endpoints)} of ${2 * e.morph.strips} (${e.morph.strips} random ordered pairs; first tile A ${pct(e.morph.starts)}, last tile B ${pct(e.morph.ends)})`);
   lines.push(
-    `         p(B) rises along the strip          ${pct(e.morph.monotone)} of strips (no step drops it by more than ${e.morph.tolerance}; mean largest drop ${e.morph.meanLargestDrop.toFixed(3)}); passes 1/2 at tile ${(e.morph.meanCrossing + 1).toFixed(1)} of 10 on average`,
+    `         p(B) rises along the strip          ${pct(e.morph.monotone)} of strips (no step drops it by more than ${e.morph.tolerance}; mean largest drop ${e.morph.meanLargestDrop.toFixed(3)}); passes 1/2 at tile ${(e.morph.meanCrossing + 1).toFixed(1)} of ${e.morph.meanProbability.length} on average`,
   );
   lines.push(`  :walk   tiles recognised as D           ${pct(e.walk.recognised)} of ${e.walk.tiles} (every digit once per seed; ${minOf(e.walk.perDigit, 'digit')})`);
   return lines;

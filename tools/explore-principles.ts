@@ -3,7 +3,7 @@
  * is plugged into the prompt's own plans (src/explore/codes.ts) and scored by the shipped classifier
  * with `scoreExplore` (the metrics `cvae-repl eval` reports), over 10 seeds from --seed.
  *
- *   nice -n 19 node --import tsx bench/explore-principles.ts [--seed 1001] [--checkpoint DIR] [--only NAME,...] [--json]
+ *   nice -n 19 node --import tsx tools/explore-principles.ts [--seed 1001] [--checkpoint DIR] [--only NAME,...] [--json]
  *
  * Choose with held-out seeds (default 1001-1010), report with eval's seeds 1-10.
  */
@@ -113,10 +113,18 @@ const selectSource = (base: StyleCodeSource, k: number): StyleCodeSource => asyn
   return out;
 };
 
-// Encoded test digits: z_mean of a random test image with its true label, minus its digit's mean, plus the centre.
-const test = await loadMnist('test');
-const testCodes = await encodeLatentMeans(encoder, test, dim);
-const encodedSource = (scale: number): StyleCodeSource => (n, rng: Rng) => {
+// Encoded digits: z_mean of a random held-out training image (50,000-59,999, as tools/select-on-held-out.ts;
+// the test set only reports) with its true label, minus its digit's mean, plus the centre.
+// Loaded only when an encoded candidate runs.
+let heldOut: Promise<{ labels: Uint8Array; codes: Float32Array }> | undefined;
+const encodedHeldOut = () =>
+  (heldOut ??= loadMnist('train').then(async (train) => {
+    const set = { ...train, count: 10_000, images: train.images.subarray(50_000 * PIXELS), labels: train.labels.subarray(50_000) };
+    return { labels: set.labels, codes: await encodeLatentMeans(encoder, set, dim) };
+  }));
+const encodedSource = (scale: number): StyleCodeSource => async (n, rng: Rng) => {
+  const { labels, codes: testCodes } = await encodedHeldOut();
+  const test = { count: labels.length, labels };
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     const index = rng.int(test.count);
@@ -132,7 +140,7 @@ const candidates: Array<[string, () => ExplorePlanner]> = [
   ['centre of the codes, no spread', () => explorePlanner(centreSource(0, 'within'), dim)],
   ...[0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1].map((s): [string, () => ExplorePlanner] => [`centre + ${s} x within-digit spread`, () => explorePlanner(centreSource(s, 'within'), dim)]),
   ...[0.25, 0.5].map((s): [string, () => ExplorePlanner] => [`centre + ${s} x spread of all codes`, () => explorePlanner(centreSource(s, 'aggregate'), dim)]),
-  ...[1, 0.5].map((s): [string, () => ExplorePlanner] => [`encoded test digit - its digit mean (x${s}) + centre`, () => explorePlanner(encodedSource(s), dim)]),
+  ...[1, 0.5].map((s): [string, () => ExplorePlanner] => [`encoded held-out digit - its digit mean (x${s}) + centre`, () => explorePlanner(encodedSource(s), dim)]),
   ['classifier: best of 16 fitted draws', () => explorePlanner(selectSource(fittedAnyDigit, 16), dim)],
   ['classifier: best of 16 N(0, I) draws', () => explorePlanner(selectSource(priorSource(1), 16), dim)],
 ];
