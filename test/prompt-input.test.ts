@@ -15,6 +15,8 @@ test('0 to 9 draw, every other integer quits with the value Python would print, 
   assert.deepEqual(parsePromptInput('007'), { kind: 'digit', digit: 7 });
   assert.deepEqual(parsePromptInput('1_0'), { kind: 'quit', value: '10' });
   assert.deepEqual(parsePromptInput('1_000_000'), { kind: 'quit', value: '1000000' });
+  assert.deepEqual(parsePromptInput('0099'), { kind: 'quit', value: '99' });
+  assert.deepEqual(parsePromptInput('123456789012345678901234567890'), { kind: 'quit', value: '123456789012345678901234567890' });
 });
 
 test('like int(): surrounding whitespace (NEL included) and digits of any script, nothing else', () => {
@@ -23,7 +25,7 @@ test('like int(): surrounding whitespace (NEL included) and digits of any script
   assert.deepEqual(parsePromptInput('３'), { kind: 'digit', digit: 3 });
   assert.deepEqual(parsePromptInput('٣'), { kind: 'digit', digit: 3 });
   assert.deepEqual(parsePromptInput('１２'), { kind: 'quit', value: '12' });
-  for (const bad of ['1__0', '_1', '1_', '3.5', '1e3', 'abc', '3 4', '--1']) assert.equal(parsePromptInput(bad).kind, 'invalid', bad);
+  for (const bad of ['1__0', '_1', '1_', '3.5', '1e3', 'abc', '3 4', '--1', '0x3', '٣.٠']) assert.equal(parsePromptInput(bad).kind, 'invalid', bad);
 });
 
 test('a refusal quotes what was typed, cut at 20 characters, and names an empty line', () => {

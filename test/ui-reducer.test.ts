@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePromptInput } from '../src/prompt/input.js';
 import { initialState, reducer, type Action, type State } from '../src/ui/reducer.js';
 import type { RenderedGrid } from '../src/render/terminal.js';
 
@@ -9,27 +8,6 @@ const model = { backend: 'wasm' as const, checkpoint: { dir: '/c', epochsTrained
 const atPrompt = (): State => run(initialState, { type: 'loaded', model });
 const typed = (text: string): Action => ({ type: 'typed', text });
 const grid: RenderedGrid = { kind: 'text', mode: 'blocks', lines: ['▀▀'] };
-
-test('prompt input follows int(): digits draw, other integers quit, anything else is an error', () => {
-  assert.deepEqual(parsePromptInput('3'), { kind: 'digit', digit: 3 });
-  assert.deepEqual(parsePromptInput(' 7 '), { kind: 'digit', digit: 7 });
-  assert.deepEqual(parsePromptInput('+0'), { kind: 'digit', digit: 0 });
-  assert.deepEqual(parsePromptInput('-0'), { kind: 'digit', digit: 0 });
-  assert.deepEqual(parsePromptInput('-1'), { kind: 'quit', value: '-1' });
-  assert.deepEqual(parsePromptInput('10'), { kind: 'quit', value: '10' });
-  assert.deepEqual(parsePromptInput('007'), { kind: 'digit', digit: 7 });
-  assert.deepEqual(parsePromptInput('0099'), { kind: 'quit', value: '99' });
-  assert.deepEqual(parsePromptInput('1_0'), { kind: 'quit', value: '10' });
-  assert.deepEqual(parsePromptInput('123456789012345678901234567890'), { kind: 'quit', value: '123456789012345678901234567890' });
-  // Decimal digits of any script, as Python's int() reads them (the notebook's int(label)).
-  assert.deepEqual(parsePromptInput('٣'), { kind: 'digit', digit: 3 });
-  for (const bad of ['abc', '3.5', '', '   ', '1e3', '0x3', '3 4', '--3', '_1', '1_', '٣.٠']) {
-    const parsed = parsePromptInput(bad);
-    assert.equal(parsed.kind, 'invalid', `${JSON.stringify(bad)} should be invalid`);
-  }
-  const bad = parsePromptInput('abc');
-  assert.ok(bad.kind === 'invalid' && !bad.message.includes('\n') && bad.message.includes('"abc"'));
-});
 
 test('loading -> prompt prints the header once', () => {
   const state = atPrompt();
