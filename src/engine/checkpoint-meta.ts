@@ -8,7 +8,6 @@
  * latentDim, positive-definite factors ...), which the loader runs unless it drops the density.
  */
 import { z } from 'zod';
-import type { CheckpointMeta } from './checkpoint.js';
 
 const count = z.number().int().min(1);
 const nonNegativeInt = z.number().int().min(0);
@@ -58,14 +57,8 @@ export const checkpointMetaSchema = z.object({
   savedAt: z.string(),
 });
 
-/** What the schema gives; the prior is still to be checked by validateLatentPrior. */
-export type ParsedMeta = Omit<CheckpointMeta, 'prior' | 'optimizer'> & { prior: unknown; optimizer: CheckpointMeta['optimizer'] };
-
-// The schema's output must stay a CheckpointMeta (but for the prior, and backend, a wider string):
-// a compile error here means they drifted.
-type SchemaOut = z.output<typeof checkpointMetaSchema>;
-const schemaMatchesType = (m: SchemaOut): Omit<CheckpointMeta, 'prior' | 'optimizer' | 'formatVersion' | 'backend'> & { optimizer?: CheckpointMeta['optimizer'] } => m;
-void schemaMatchesType;
+/** What the schema gives (checkpoint.ts checks that it stays a CheckpointMeta); the prior is still to be checked by validateLatentPrior. */
+export type ParsedMeta = z.output<typeof checkpointMetaSchema>;
 
 /** A field's path as a reader writes it: `history[3].loss`. */
 export function fieldPath(pathParts: ReadonlyArray<PropertyKey>): string {
@@ -122,7 +115,7 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
 /** Validates parsed meta.json; returns it typed, or the first problem as `field: problem`. */
 export function checkMeta(value: unknown): { ok: true; meta: ParsedMeta } | { ok: false; problem: string } {
   const result = checkpointMetaSchema.safeParse(value, { reportInput: true });
-  if (result.success) return { ok: true, meta: { ...result.data, optimizer: result.data.optimizer ?? null } as ParsedMeta };
+  if (result.success) return { ok: true, meta: result.data };
   const issue = result.error.issues[0]!;
   return { ok: false, problem: `${fieldPath(issue.path)}: ${describeIssue(issue)}` };
 }

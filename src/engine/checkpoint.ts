@@ -16,7 +16,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { backupDirOf, recoverDir, replaceDirAtomic, writeFileSynced } from './fs-atomic.js';
-import { checkMeta } from './checkpoint-meta.js';
+import { checkMeta, type ParsedMeta } from './checkpoint-meta.js';
 import { CheckpointError, firstLine } from './errors.js';
 import { readBytes, readLayersModel, writeLayersModel } from './layers-io.js';
 import type { OptimizerSnapshot } from './adam.js';
@@ -259,7 +259,13 @@ async function parseMeta(target: string, dropPrior = false): Promise<CheckpointM
   }
   const rawPrior = checked.meta.prior;
   const prior = rawPrior == null || dropPrior ? null : validateLatentPrior(rawPrior, m.latentDim, file);
-  return { ...checked.meta, prior };
+  // backend is a wider string in the schema (bench/import-torch.ts writes 'pytorch').
+  return { ...schemaKeepsTheType(checked.meta), formatVersion: checked.meta.formatVersion, backend: checked.meta.backend as BackendName, optimizer: checked.meta.optimizer ?? null, prior };
+}
+
+/** A compile error here means the schema (checkpoint-meta.ts) and CheckpointMeta drifted apart. */
+function schemaKeepsTheType(meta: ParsedMeta): Omit<CheckpointMeta, 'prior' | 'optimizer' | 'formatVersion' | 'backend'> & { optimizer?: CheckpointMeta['optimizer'] } {
+  return meta;
 }
 
 async function loadPart(target: string, part: (typeof PARTS)[number]): Promise<tfl.LayersModel> {
