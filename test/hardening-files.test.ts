@@ -83,7 +83,7 @@ describe('damaged checkpoints', () => {
   test('each damage is one line naming the file, exit 1, and the damaged files are left as they were', async () => {
     const weightsSpecs = (dir: string) => path.join(dir, 'decoder', 'model.json');
     const cases: Array<[string, (dir: string) => void, RegExp]> = [
-      ['truncated weights', (d) => fs.truncateSync(path.join(d, 'decoder', 'weights.bin'), 1000), /decoder\/weights\.bin: holds 1000 bytes, model\.json needs \d+; the checkpoint is damaged/],
+      ['truncated weights', (d) => fs.truncateSync(path.join(d, 'decoder', 'weights.bin'), 1000), /decoder\/weights\.bin: holds 1000 bytes, model\.json needs \d+; the model is damaged/],
       ['weights with extra bytes', (d) => fs.appendFileSync(path.join(d, 'encoder', 'weights.bin'), 'xx'), /encoder\/weights\.bin: holds \d+ bytes, model\.json needs/],
       ['missing weights', (d) => fs.rmSync(path.join(d, 'decoder', 'weights.bin')), /decoder\/weights\.bin: is missing/],
       ['weights file is a directory', (d) => (fs.rmSync(path.join(d, 'decoder', 'weights.bin')), fs.mkdirSync(path.join(d, 'decoder', 'weights.bin'))), /weights\.bin: cannot be read \(EISDIR\)/],

@@ -111,7 +111,9 @@ export function renderPicture(picture: Picture, mode: RenderMode, columns: numbe
   const tile = picture.tiles[0]?.width ?? 28;
   const fit = Math.max(1, Math.floor((columns + 2) / (tile + 2)));
   const cols = picture.cols;
-  if ((mode !== 'blocks' && mode !== 'ascii') || cols <= fit) return renderGrid(picture.tiles, { mode, columns, cols, ...(rows === undefined ? {} : { rows }) });
+  // The digit grid stays the notebook's N x N grid, shrunk if it must be (and so is anything in a
+  // terminal narrower than one tile).
+  if ((mode !== 'blocks' && mode !== 'ascii') || cols <= fit || columns < tile || picture.name === 'grid') return renderGrid(picture.tiles, { mode, columns, cols, ...(rows === undefined ? {} : { rows }) });
   // A sequence is one grid with fewer columns per row: its tiles keep their order.
   if (SEQUENCES.has(picture.name)) return renderGrid(picture.tiles, { mode, columns, cols: Math.ceil(cols / Math.ceil(cols / fit)) });
   // Bands of even width where possible: 10 columns where 4 fit are 3 bands of 4, 4 and 2.
