@@ -4,7 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clipInput, displayable, MAX_INT_DIGITS, MAX_SHOWN_INPUT, parsePromptInput } from '../src/prompt/input.js';
+import { clipInput, displayable, MAX_INT_DIGITS, MAX_SHOWN_INPUT, parsePromptInput, PROMPT } from '../src/prompt/input.js';
+
+test('the prompt is the notebook\'s: input("input digit to generate: \\n")', () => {
+  assert.equal(PROMPT, 'input digit to generate:');
+});
 
 test('0 to 9 draw, every other integer quits with the value Python would print, both ends included', () => {
   for (let d = 0; d <= 9; d++) assert.deepEqual(parsePromptInput(String(d)), { kind: 'digit', digit: d });
