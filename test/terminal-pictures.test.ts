@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode } from 'sixel';
-import { decodePng } from '../src/render/grid.js';
 import { hasScript, ptySession } from './pty-session.js';
 
 const skip = hasScript ? false : 'util-linux script is not installed';

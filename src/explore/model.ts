@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../engine/backend.js';
 import { loadCheckpoint, type CheckpointMeta } from '../engine/checkpoint.js';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, loadMnist, type MnistSet } from '../engine/data.js';
-import { createGenerator, drawLatents } from '../engine/generator.js';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS, loadMnist, oneHot, type MnistSet } from '../engine/data.js';
+import { createGenerator, decodeLabelled, drawLatents } from '../engine/generator.js';
 import { runModel } from '../engine/model.js';
 import type { Rng } from '../engine/rng.js';
 import { latentGeometry, type LatentGeometry } from '../engine/latent-codes.js';
@@ -62,16 +62,7 @@ export function createReplModel(encoder: tfl.LayersModel, decoder: tfl.LayersMod
   let testSet: Promise<MnistSet> | undefined;
   let disposed = false;
 
-  async function decode(z: Float32Array, labels: Float32Array): Promise<GrayImage[]> {
-    const n = labels.length / NUM_CLASSES;
-    if (z.length !== n * latentDim) throw new RangeError(`decode: ${z.length} latent values for ${n} labels of ${latentDim} dimensions`);
-    const pixels = tf.tidy(() => runModel(decoder, [tf.tensor2d(z, [n, latentDim]), tf.tensor2d(labels, [n, NUM_CLASSES])], false)[0]!);
-    try {
-      return toImages((await pixels.data()) as Float32Array, n);
-    } finally {
-      pixels.dispose();
-    }
-  }
+  const decode = (z: Float32Array, labels: Float32Array): Promise<GrayImage[]> => decodeLabelled(decoder, z, labels, latentDim);
 
   const latent: LatentOps = {
     latentDim,
@@ -92,8 +83,7 @@ export function createReplModel(encoder: tfl.LayersModel, decoder: tfl.LayersMod
       const digits = indices.map((i) => set.labels[i]!);
       const images = new Float32Array(count * PIXELS);
       indices.forEach((index, k) => images.set(set.images.subarray(index * PIXELS, (index + 1) * PIXELS), k * PIXELS));
-      const onehot = new Float32Array(count * NUM_CLASSES);
-      digits.forEach((d, k) => (onehot[k * NUM_CLASSES + d] = 1));
+      const onehot = oneHot(digits);
       const zMean = tf.tidy(() => runModel(encoder, [tf.tensor4d(images, [count, IMAGE_SIZE, IMAGE_SIZE, 1]), tf.tensor2d(onehot, [count, NUM_CLASSES])], false)[0]!);
       let z: Float32Array;
       try {
