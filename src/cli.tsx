@@ -310,6 +310,10 @@ async function runRepl(flags: ReplFlags): Promise<number> {
     // typing, so hide CI from Ink, which reads it on import.
     delete process.env.CI;
     delete process.env.CONTINUOUS_INTEGRATION;
+    // React's development build keeps bookkeeping for every render: about 3 KB of heap per prompt in
+    // this UI (57 MB over 20,000 prompts in tools/ui-memory.tsx), and none in production. React reads
+    // NODE_ENV when it is first imported, which is here.
+    process.env.NODE_ENV ??= 'production';
     const { runInteractive } = await import('./ui/interactive.js');
     const { mode, ...renderPick } = pickRender(choice, { env, isTTY: true });
     return runInteractive({ ...common, render: mode, renderPick });

@@ -19,6 +19,8 @@ test(`Ink UI: ${prompts.toLocaleString('en-US')} prompts in blocks mode grow RSS
   const env = { ...process.env };
   delete env.CI;
   delete env.CONTINUOUS_INTEGRATION;
+  // React in production, as the bin runs it (its development build keeps ~3 KB per render).
+  env.NODE_ENV = 'production';
   const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'tools/ui-memory.tsx', '--prompts', String(prompts), '--json'], { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 16 * 2 ** 20 });
   assert.equal(run.status, 0, run.stderr);
   const report = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as UiMemoryReport;
