@@ -19,7 +19,6 @@
  * are scored on, which none of the fitted quantities saw.
  */
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { preciseBatchNorm } from '../src/engine/batchnorm-stats.js';
 import { loadCheckpoint } from '../src/engine/checkpoint.js';
@@ -131,7 +130,6 @@ async function main(): Promise<void> {
     }
   }
   classifier.dispose();
-  tf.dispose([]);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -59,6 +59,17 @@ function expectedOf(check: (value: string) => Checked<unknown>): string {
   return result.ok ? '' : result.expected;
 }
 
+/**
+ * `:KEY` shows a setting, `:KEY VALUE` sets it through its validator (config/choices.ts); anything else is
+ * refused saying what the validator takes (`also` names what the command accepts besides).
+ */
+function setting<K extends SettingCommand['key']>(key: K, check: (value: string) => Checked<NonNullable<Extract<SettingCommand, { key: K }>['value']>>, args: readonly string[], rest: string, also = ''): Parsed {
+  if (args.length === 0) return ok({ kind: 'setting', key } as SettingCommand);
+  const checked = check(args[0]!);
+  if (args.length > 1 || !checked.ok) return invalid(`:${key} takes ${expectedOf(check)}${also} (got "${displayable(rest)}")`);
+  return ok({ kind: 'setting', key, value: checked.value } as SettingCommand);
+}
+
 /** A digit 0-9 written plainly (commands take ASCII digits only). */
 function parseDigit(text: string | undefined): number | undefined {
   return text !== undefined && /^[0-9]$/.test(text) ? Number(text) : undefined;
@@ -103,31 +114,16 @@ export function parseCommand(line: string): Parsed {
       // The rest of the line is the file name, spaces included.
       return ok(rest === '' ? { kind: 'save' } : { kind: 'save', file: rest });
     case 'seed': {
-      if (args.length === 0) return ok({ kind: 'setting', key: 'seed' });
-      const word = args[0]!.toLowerCase();
+      const word = args[0]?.toLowerCase();
       if (args.length === 1 && (word === 'off' || word === 'none')) return ok({ kind: 'setting', key: 'seed', value: null });
-      const seed = checkSeed(args[0]!);
-      if (args.length > 1 || !seed.ok) return invalid(`:seed takes ${expectedOf(checkSeed)}, or off for fresh draws (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'seed', value: seed.value });
+      return setting('seed', checkSeed, args, rest, ', or off for fresh draws');
     }
-    case 'scale': {
-      if (args.length === 0) return ok({ kind: 'setting', key: 'scale' });
-      const scale = checkScale(args[0]!);
-      if (args.length > 1 || !scale.ok) return invalid(`:scale takes ${expectedOf(checkScale)} (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'scale', value: scale.value });
-    }
-    case 'sampler': {
-      if (args.length === 0) return ok({ kind: 'setting', key: 'sampler' });
-      const sampler = checkSampler(args[0]!);
-      if (args.length > 1 || !sampler.ok) return invalid(`:sampler takes ${expectedOf(checkSampler)} (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'sampler', value: sampler.value });
-    }
-    case 'grid': {
-      if (args.length === 0) return ok({ kind: 'setting', key: 'grid' });
-      const grid = checkGrid(args[0]!);
-      if (args.length > 1 || !grid.ok) return invalid(`:grid takes ${expectedOf(checkGrid)} (got "${displayable(rest)}")`);
-      return ok({ kind: 'setting', key: 'grid', value: grid.value });
-    }
+    case 'scale':
+      return setting('scale', checkScale, args, rest);
+    case 'sampler':
+      return setting('sampler', checkSampler, args, rest);
+    case 'grid':
+      return setting('grid', checkGrid, args, rest);
     default: {
       const shown = name === '' ? ':' : `:${displayable(name.length > 20 ? `${name.slice(0, 20)}…` : name)}`;
       return invalid(`unknown command ${shown}; type :help for the commands`);
