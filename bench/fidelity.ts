@@ -45,6 +45,8 @@ const out = path.resolve(flags.out);
 const epochs = Number(flags.epochs);
 const seeds = flags.seeds.split(',').map(Number);
 const threads = Number(flags.threads);
+// `train` makes what it trained the active checkpoint: the study's runs must not become the user's.
+const childEnv = { ...process.env, CVAE_REPL_CONFIG_DIR: path.join(out, 'settings') };
 const TRAINERS = ['ours-1', `ours-${threads}`, 'torch', 'torch-keras'] as const;
 const cli = path.join(root, 'dist', 'cli.js');
 const results = path.join(root, 'bench', 'fidelity');
@@ -52,7 +54,7 @@ const resultFile = (trainer: string, seed: number) => path.join(results, `${trai
 
 function run(command: string, args: string[], log: string): void {
   console.log(`[${new Date().toISOString().slice(11, 19)}] ${log}: ${command} ${args.join(' ')}`);
-  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const result = spawnSync(command, args, { cwd: root, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) throw new Error(`${log} failed (exit ${result.status ?? result.signal})`);
 }
 
@@ -139,7 +141,7 @@ if (!flags.report) {
       await mkdir(dir, { recursive: true });
       await trainOne(trainer, seed, dir);
       const checkpoint = path.join(dir, 'checkpoint');
-      const result = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', checkpoint, '--json', '--samples', flags.samples, '--seed', '0'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+      const result = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', checkpoint, '--json', '--samples', flags.samples, '--seed', '0'], { cwd: root, env: childEnv, encoding: 'utf8', maxBuffer: 64 << 20 });
       if (result.status !== 0) throw new Error(`eval of ${dir} failed: ${result.stderr}`);
       const { prior: _density, ...meta } = JSON.parse(await readFile(path.join(checkpoint, 'meta.json'), 'utf8'));
       const partial = `${resultFile(trainer, seed)}.partial`;
