@@ -1,6 +1,6 @@
 /**
  * The layers of src/ (README "Architecture"). Each arrow points down; nothing imports upward:
- *   cli.tsx, args.ts (the entry)
+ *   cli.tsx, args.ts, stop-signals.ts, train-options.ts (the entry)
  *     -> commands/ (one per subcommand), ui/ (Ink), repl/ (line mode, the REPL contract)
  *     -> explore/ (the prompt's session)
  *     -> prompt/ (parsing, help text), present/ (formatting, charts), config/ (choices, validators, the conf store, paths)
@@ -8,7 +8,7 @@
  *     -> engine/ (model, training, checkpoints, data; imports nothing of ours outside itself)
  */
 const layer = (name, path) => ({ name, path });
-const ENTRY = '^src/(cli\\.tsx|args\\.ts)$';
+const ENTRY = '^src/(cli\\.tsx|args\\.ts|stop-signals\\.ts|train-options\\.ts)$';
 const rank = [
   layer('entry', ENTRY),
   layer('front', '^src/(commands|ui|repl)/'),

