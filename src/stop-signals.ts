@@ -5,10 +5,6 @@
  */
 import { constants as osConstants } from 'node:os';
 
-const say = (text: string): void => {
-  process.stderr.write(`${text}\n`);
-};
-
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /**
@@ -48,11 +44,11 @@ export function abortOnSignal(controller: AbortController, what: string): { begi
   let begun = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (!begun) {
-      say(`stopped by ${signal} before ${what} began; nothing was written`);
+      process.stderr.write(`stopped by ${signal} before ${what} began; nothing was written\n`);
       process.exit(signalExitCode(signal));
     }
     if (controller.signal.aborted) process.exit(signalExitCode(signal));
-    say('stopping after the current batch; the last complete checkpoint is kept (Ctrl+C again to quit now)');
+    process.stderr.write('stopping after the current batch; the last complete checkpoint is kept (Ctrl+C again to quit now)\n');
     controller.abort(signal);
   };
   let release = takeOverStopSignals(onSignal);
