@@ -1,7 +1,8 @@
 /**
  * Per-kernel time of one training step of the app's own path (train.ts computeGradients + Adam),
- * by tf.profile: `node --import tsx bench/profile.ts [backend] [batch] [--stock]`.
+ * by tf.profile: `node --import tsx bench/profile.ts [backend] [batch] [--stock] [--per-call]`.
  * --stock: wasm's stock kernels (see useStockWasmKernels), for comparison.
+ * --per-call: also every convolution kernel's own time and input shapes, in call order.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
@@ -38,3 +39,4 @@ let total = 0;
 for (const [name, [t]] of agg) if (!name.endsWith('__op')) total += t;
 console.log(`${backend} batch ${size}: step ms ${times.map((t) => t.toFixed(0)).join(' ')}; kernel time ${total.toFixed(0)} ms`);
 for (const [k, [t, n]] of [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)) console.log(`${k.padEnd(28)} ${t.toFixed(1).padStart(8)} ms  x${n}`);
+if (process.argv.includes('--per-call')) for (const k of prof.kernels) if (/Conv/.test(k.name)) console.log(k.name.padEnd(24), (k.kernelTimeMs as number).toFixed(2).padStart(7), JSON.stringify(k.inputShapes));

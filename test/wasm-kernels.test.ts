@@ -31,6 +31,10 @@ const CASES: readonly ConvCase[] = [
   { x: [3, 9, 8, 5], k: 3, outC: 6, stride: 2, pad: 'valid' },
   { x: [2, 10, 11, 3], k: 3, outC: 4, stride: 2, pad: 'same' },
   { x: [1, 6, 6, 2], k: 1, outC: 3, stride: 1, pad: 'valid' },
+  // Few output channels, stride 1: the filter gradient with the operands' roles swapped.
+  { x: [2, 28, 28, 16], k: 3, outC: 1, stride: 1, pad: 'same' },
+  { x: [2, 9, 7, 5], k: 3, outC: 2, stride: 1, pad: 'valid' },
+  { x: [2, 7, 6, 6], k: 2, outC: 1, stride: 1, pad: 'same' },
 ];
 
 function seeded(shape: number[], seed: number): Float32Array {
