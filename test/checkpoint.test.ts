@@ -85,7 +85,6 @@ describe('checkpoint round trip', () => {
     tf.dispose([image, a!, b!]);
     disposeCvae(loaded);
     disposeCvae(model);
-    adam.dispose();
   });
 
   test('the files are standard TensorFlow.js: tf.loadLayersModel reads model.json over its own HTTP loader', async () => {

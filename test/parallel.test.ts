@@ -63,7 +63,6 @@ describe('data-parallel step (2 threads)', () => {
 
   after(async () => {
     await step?.dispose?.();
-    context?.optimizer.dispose();
     if (model) disposeCvae(model);
   });
 
@@ -99,7 +98,6 @@ describe('data-parallel step (2 threads)', () => {
     const [ourStats, theirStats] = [await values(statVariables(model)), await values(statVariables(reference))];
     // [encoder mean, encoder variance, decoder mean (inherits the bias noise), decoder variance]
     for (const k of [0, 1, 3]) assert.ok(maxAbsDiff([ourStats[k]!], [theirStats[k]!]) < 1e-5, `moving statistic ${k}`);
-    refAdam.dispose();
     disposeCvae(reference);
   });
 
@@ -126,7 +124,6 @@ describe('a failing worker', () => {
     await step.workers[0]!.terminate();
     await assert.rejects(step.run(batchOf(16, 16, 2)), (e: unknown) => e instanceof ParallelTrainingError && /worker 1/.test(e.message) && !e.message.includes('\n'));
     await step.dispose?.();
-    context.optimizer.dispose();
     disposeCvae(model);
   });
 });
@@ -143,7 +140,6 @@ describe('createAutoStep', () => {
     const step = await createAutoStep(context, { workers: 1, backend: 'wasm', batchSize: 32, onStatus: (s) => void statuses.push(s) });
     assert.deepEqual(statuses, ['training on 1 thread']);
     await step.dispose?.();
-    context.optimizer.dispose();
     disposeCvae(model);
   });
 });

@@ -180,7 +180,6 @@ describe('Adam', () => {
       w.forEach((want, i) => assert.ok(Math.abs(got[i]! - want) < 1e-6, `step ${t} w[${i}]: ${got[i]} vs ${want}`));
     });
     assert.equal(adam.step, 3);
-    adam.dispose();
     variable.dispose();
   });
 });

@@ -46,7 +46,6 @@ async function runSteps(steps: number, seed: number, batchSize = 32, learningRat
   const movingMean = model.decoder.getLayer('dec_bn').getWeights()[2]!.dataSync();
   const bnMeanMoved = movingMean.some((v) => v !== 0);
   disposeCvae(model);
-  adam.dispose();
   return { losses, tensorsAfterFirst, tensorsAtEnd, bnMeanMoved };
 }
 
@@ -91,7 +90,6 @@ describe('training steps', () => {
     const actual = variable.dataSync();
     w.forEach((x, i) => assert.ok(Math.abs(actual[i]! - x) < 1e-6, `w[${i}] = ${actual[i]}, expected ${x}`));
     assert.equal(adam.step, 3);
-    adam.dispose();
     variable.dispose();
   });
 });

@@ -362,7 +362,6 @@ describe('wasm kernels', () => {
       // either path, so they carry no signal and are left out.
       const compared = trainableVariables(model).filter((v) => !/(enc_conv1|dec_conv4)\/bias$/.test(v.name));
       const weights = await Promise.all(compared.map(async (v) => (await v.variable.data()) as Float32Array));
-      adam.dispose();
       disposeCvae(model);
       return { losses, weights };
     };

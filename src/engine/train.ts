@@ -205,7 +205,6 @@ async function trainLocked(options: TrainOptions, callbacks: TrainCallbacks, hoo
     }
   } finally {
     await step.dispose?.();
-    optimizer.dispose();
     disposeCvae(model);
   }
   return { checkpointDir: options.checkpointDir, epochsTrained, aborted, backend };

@@ -111,8 +111,8 @@ export async function createParallelStep(context: StepContext, options: Parallel
   const width = batchNormWidth(model);
   const sync = collectiveBuffer(ranks, width);
   const reducer = new SharedReducer(sync, 0, ranks, width);
-  const publishWeights = () => writeTensors(stats, weights, writeTensors(vars, weights));
-  publishWeights();
+  if (optimizer.size !== nTrainable) throw new RangeError(`the optimizer holds ${optimizer.size} numbers, the model ${nTrainable}`);
+  writeTensors(stats, weights, writeTensors(vars, weights));
 
   const handles: WorkerHandle[] = [];
   const closeAll = async () => {
@@ -256,17 +256,10 @@ export async function createParallelStep(context: StepContext, options: Parallel
         metrics.recon += done.recon * w;
         metrics.kl += done.kl * w;
       }
-      const grads = tf.tidy(() => {
-        let offset = 0;
-        return vars.map((v) => {
-          const g = tf.tensor(sum.slice(offset, offset + v.size), v.shape, 'float32');
-          offset += v.size;
-          return g;
-        });
-      });
-      optimizer.apply(grads);
-      tf.dispose(grads);
-      publishWeights();
+      // The shared buffer holds the weights every thread computed with: Adam updates them there
+      // (and this thread's variables), then the moving statistics this step moved are published.
+      optimizer.applyFlat(sum, weights);
+      writeTensors(stats, weights, nTrainable);
       return metrics;
     },
     async dispose(): Promise<void> {
