@@ -8,8 +8,7 @@
  * All s*s phases (in 2-D) become ONE stride-1 conv2d of dy with a kernel of A = ceil(k/s) taps per
  * axis and s*s*inC output channels (taps a phase lacks are zero), followed by a transpose that
  * interleaves the phases (what DepthToSpace(s) does), and a slice when t is not a multiple of s. For s = 1 this is the familiar
- * conv with the flipped, transposed kernel. The rearranged kernel is built in wasm with a Gather
- * from a cached index table.
+ * conv with the flipped, transposed kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { withScope, type KernelScope } from './scope.js';
@@ -32,23 +31,15 @@ function axisGeometry(k: number, s: number, inSize: number, outSize: number, t: 
   return { k, s, a, padBefore: a - 1 - tq, padAfter: needed - outSize + tq, rho };
 }
 
-// Gather indices that turn a flattened [kh, kw, inC, outC] kernel (plus one trailing zero) into the
-// phase kernel [ah, aw, outC, sh*sw*inC]; one table per geometry, kept in wasm memory for the run.
-const indexTables = new WeakMap<object, Map<string, tf.TensorInfo>>();
+// Where each element of the phase kernel [ah, aw, outC, sh*sw*inC] comes from in the flattened
+// filter [kh, kw, inC, outC] (-1: a tap the phase lacks, zero); one table per geometry.
+const phaseTables = new Map<string, Int32Array>();
 
-interface WritableBackend {
-  write(values: Int32Array, shape: number[], dtype: 'int32'): tf.DataId;
-}
-
-function phaseKernelIndex(backend: object, gh: Geometry, gw: Geometry, inC: number, outC: number): tf.TensorInfo {
-  let tables = indexTables.get(backend);
-  if (!tables) indexTables.set(backend, (tables = new Map()));
+function phaseKernelIndex(gh: Geometry, gw: Geometry, inC: number, outC: number): Int32Array {
   const key = [gh.k, gw.k, gh.s, gw.s, inC, outC].join(',');
-  const cached = tables.get(key);
+  const cached = phaseTables.get(key);
   if (cached) return cached;
-  const zero = gh.k * gw.k * inC * outC; // index of the appended zero
-  const phases = gh.s * gw.s;
-  const idx = new Int32Array(gh.a * gw.a * outC * phases * inC);
+  const idx = new Int32Array(gh.a * gw.a * outC * gh.s * gw.s * inC);
   let n = 0;
   for (let qh = 0; qh < gh.a; qh++) {
     for (let qw = 0; qw < gw.a; qw++) {
@@ -59,25 +50,38 @@ function phaseKernelIndex(backend: object, gh: Geometry, gw: Geometry, inC: numb
             const ph = rh + gh.s * (gh.a - 1 - qh);
             const pw = rw + gw.s * (gw.a - 1 - qw);
             for (let c = 0; c < inC; c++) {
-              idx[n++] = ph < gh.k && pw < gw.k ? ((ph * gw.k + pw) * inC + c) * outC + o : zero;
+              idx[n++] = ph < gh.k && pw < gw.k ? ((ph * gw.k + pw) * inC + c) * outC + o : -1;
             }
           }
         }
       }
     }
   }
-  const shape = [idx.length];
-  const info: tf.TensorInfo = { dataId: (backend as WritableBackend).write(idx, shape, 'int32'), shape, dtype: 'int32' };
-  tables.set(key, info);
-  return info;
+  phaseTables.set(key, idx);
+  return idx;
 }
 
+interface HeapBackend {
+  readSync(dataId: tf.DataId): ArrayLike<number>;
+  write(values: Float32Array, shape: number[], dtype: 'float32'): tf.DataId;
+}
+
+/**
+ * The phase kernel, gathered in JavaScript: a filter is at most a few tens of thousands of numbers,
+ * and wasm's GatherV2 (or Reverse and a 6-D Transpose) took 2-5 ms a call for what this loop does
+ * in well under one, on every training step, since the weights are new each step.
+ */
 function phaseKernel(scope: KernelScope, filter: tf.TensorInfo, gh: Geometry, gw: Geometry, inC: number, outC: number): tf.TensorInfo {
-  const flat = scope.reshape(filter, [filter.shape.reduce((p, d) => p * d, 1)]);
-  const padded = scope.run('PadV2', { x: flat }, { paddings: [[0, 1]], constantValue: 0 });
-  const indices = phaseKernelIndex(scope.backend, gh, gw, inC, outC);
-  const gathered = scope.run('GatherV2', { x: padded, indices }, { axis: 0, batchDims: 0 });
-  return scope.reshape(gathered, [gh.a, gw.a, outC, gh.s * gw.s * inC]);
+  const backend = scope.backend as unknown as HeapBackend;
+  const source = backend.readSync(filter.dataId);
+  const idx = phaseKernelIndex(gh, gw, inC, outC);
+  const values = new Float32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const from = idx[i]!;
+    if (from >= 0) values[i] = source[from]!;
+  }
+  const shape = [gh.a, gw.a, outC, gh.s * gw.s * inC];
+  return scope.adopt({ dataId: backend.write(values, shape, 'float32'), shape, dtype: 'float32' });
 }
 
 interface FilterCacheBackend {
