@@ -1,8 +1,11 @@
 /**
  * The all-reduce behind synchronised BatchNorm across threads: each part of a batch writes its
  * vector into its own slot of one SharedArrayBuffer, all parts meet at a barrier, and each sums the
- * slots in rank order (so every part gets bit-identical sums), then meets again before any slot is
- * reused. Blocking (Atomics.wait) is what lets it run inside a synchronous forward or backward pass.
+ * slots in rank order (so every part gets bit-identical sums). The slots are double-buffered by the
+ * barrier's generation, so one barrier per all-reduce is enough: a part can write the same half
+ * again only two all-reduces later, after the next barrier, which every part reaches only once it
+ * has read this one's sums. Blocking (Atomics.wait) is what lets it run inside a synchronous
+ * forward or backward pass.
  *
  * A part that fails sets the abort flag, which wakes the others with an error instead of a hang;
  * a part that never arrives (a killed thread) times out.
@@ -20,7 +23,7 @@ const BARRIER_TIMEOUT_MS = 120_000;
 
 /** Shared memory for `ranks` parts exchanging vectors of up to `width` numbers. */
 export function collectiveBuffer(ranks: number, width: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(CONTROL_BYTES + ranks * width * 8);
+  return new SharedArrayBuffer(CONTROL_BYTES + 2 * ranks * width * 8);
 }
 
 /** One part's view of the shared all-reduce. `parts` (the ranks holding rows this step) is set per step. */
@@ -36,7 +39,7 @@ export class SharedReducer implements BatchReducer {
     private readonly width: number,
   ) {
     this.control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
-    this.slots = new Float64Array(buffer, CONTROL_BYTES, ranks * width);
+    this.slots = new Float64Array(buffer, CONTROL_BYTES, 2 * ranks * width);
     this.parts = ranks;
   }
 
@@ -50,14 +53,16 @@ export class SharedReducer implements BatchReducer {
   allReduce(local: Float64Array): Float64Array {
     if (local.length > this.width) throw new RangeError(`all-reduce of ${local.length} numbers exceeds the buffer's ${this.width}`);
     if (this.parts === 1) return local;
-    this.slots.set(local, this.rank * this.width);
-    this.barrier();
+    // The generation cannot move before this part arrives, so every part of this all-reduce reads the same one.
+    const generation = Atomics.load(this.control, GENERATION);
+    const half = (generation & 1) * this.ranks * this.width;
+    this.slots.set(local, half + this.rank * this.width);
+    this.barrier(generation);
     const total = new Float64Array(local.length);
     for (let r = 0; r < this.parts; r++) {
-      const offset = r * this.width;
+      const offset = half + r * this.width;
       for (let i = 0; i < total.length; i++) total[i]! += this.slots[offset + i]!;
     }
-    this.barrier();
     return total;
   }
 
@@ -67,8 +72,7 @@ export class SharedReducer implements BatchReducer {
     Atomics.notify(this.control, GENERATION);
   }
 
-  private barrier(): void {
-    const generation = Atomics.load(this.control, GENERATION);
+  private barrier(generation: number): void {
     this.checkAbort();
     if (Atomics.add(this.control, COUNT, 1) === this.parts - 1) {
       Atomics.store(this.control, COUNT, 0);
