@@ -11,6 +11,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { Adam } from '../src/engine/adam.js';
 import { initBackend } from '../src/engine/backend.js';
 import { syncBatchNorm, WHOLE_BATCH } from '../src/engine/batchnorm-sync.js';
+import { convOfData, isPlainConv } from '../src/engine/data-conv.js';
 import { loadMnist, sliceBatch, type MnistSet } from '../src/engine/data.js';
 import { buildCvae, runModel, sampleLatent, seedWeights, trainableVariables, type Cvae } from '../src/engine/model.js';
 import { createRng, normals } from '../src/engine/rng.js';
@@ -43,6 +44,32 @@ function seededModel(): Cvae {
 
 const tensors = (batch: TrainBatch) =>
   [tf.tensor4d(batch.images, [batch.size, 28, 28, 1]), tf.tensor2d(batch.onehot, [batch.size, 10]), tf.tensor2d(batch.eps, [batch.size, 16])] as const;
+
+describe('a convolution of data (no input gradient)', () => {
+  it('equals the tfjs-layers Conv2D it stands for: output, kernel and bias gradients', () => {
+    const x = tf.randomNormal([3, 9, 8, 4], 0, 1, 'float32', 8);
+    for (const [strides, padding] of [[2, 'same'], [1, 'valid']] as const) {
+      const layer = tfl.layers.conv2d({ filters: 5, kernelSize: 3, strides, padding });
+      layer.build(x.shape);
+      layer.setWeights([tf.randomNormal([3, 3, 4, 5], 0, 1, 'float32', 9), tf.tensor1d([0.1, -0.2, 0.3, 0, 0.5])]);
+      assert.ok(isPlainConv(layer));
+      const [kernel, bias] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const dy = tf.randomNormal((layer.apply(x) as tf.Tensor).shape, 0, 1, 'float32', 10);
+      const run = (f: () => tf.Tensor) => {
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(f(), dy)) as tf.Scalar, [kernel!, bias!]);
+        return [value.dataSync(), grads[kernel!.name]!.dataSync(), grads[bias!.name]!.dataSync()];
+      };
+      const got = run(() => convOfData(layer, x as tf.Tensor4D));
+      const want = run(() => layer.apply(x, { training: true }) as tf.Tensor);
+      ['output', 'dkernel', 'dbias'].forEach((what, k) => {
+        const [a, b] = [got[k]!, want[k]!];
+        assert.equal(a.length, b.length, what);
+        for (let i = 0; i < b.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-4 * (1 + Math.abs(b[i]!)), `${strides} ${padding} ${what}[${i}]: ${a[i]} vs ${b[i]}`);
+      });
+    }
+    assert.equal(isPlainConv(tfl.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'relu' })), false, 'a fused activation is not the plain conv');
+  });
+});
 
 describe('synchronised BatchNorm on the whole batch', () => {
   it('equals tfjs-layers BatchNormalization in training mode: output, gradients and moving statistics', () => {
@@ -114,6 +141,7 @@ describe('the loss', () => {
       ['encoder/z_log_var/kernel', 17, 1e-2],
       ['encoder/enc_bn/gamma', 2, 1e-2],
       ['encoder/enc_conv1/kernel', 40, 1e-2],
+      ['encoder/enc_conv1/bias', 6, 1e-2],
       ['decoder/dec_bn/beta', 1, 1e-2],
       ['decoder/dec_bn/gamma', 7, 1e-2],
       ['decoder/dec_out/kernel', 9, 1e-2],

@@ -11,6 +11,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES, oneHot, PIXELS, type MnistSet } from './data.js';
 import type { Rng } from './rng.js';
 import { syncBatchNorm, type BatchReducer } from './batchnorm-sync.js';
+import { convOfData, isPlainConv } from './data-conv.js';
 
 /** The architecture's free parameters; saved in every checkpoint and read first on load. */
 export interface ModelConfig {
@@ -156,13 +157,19 @@ export function layerInput(model: tfl.LayersModel, inputs: readonly Tensor[], na
   return values.get(node.inputTensors[0]!.id)!;
 }
 
+/** The models' inputs that are data, never computed from weights: no gradient flows into them. */
+const DATA_INPUTS: ReadonlySet<string> = new Set(['image', 'label']);
+
 /** Applies the layers in topological order with `{training}`, up to (not including) `stopAt`; returns every value by symbolic id. */
 function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean, stopAt?: tfl.layers.Layer, batchNorm?: BatchReducer): Map<number, Tensor> {
   const values = new Map<number, Tensor>();
+  // Values computed from data alone (no weights on their way): a convolution of one needs no input gradient.
+  const dataOnly = new Set<number>();
   model.inputs.forEach((input, i) => {
     const value = inputs[i];
     if (value === undefined) throw new RangeError(`${model.name} takes ${model.inputs.length} inputs, got ${inputs.length}`);
     values.set(input.id, value);
+    if (DATA_INPUTS.has(model.inputLayers[i]!.name)) dataOnly.add(input.id);
   });
   for (const layer of model.layers) {
     if (layer === stopAt) break;
@@ -171,12 +178,16 @@ function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: b
     if (layer.inboundNodes.length !== 1) throw new RangeError(`layer ${layer.name} of ${model.name} is used in ${layer.inboundNodes.length} graphs; build a fresh model instead of sharing layers`);
     const node = layer.inboundNodes[0]!;
     const args = node.inputTensors.map((s) => values.get(s.id)!);
+    const ofData = node.inputTensors.every((s) => dataOnly.has(s.id));
     const out =
       training && batchNorm && layer.getClassName() === 'BatchNormalization'
         ? syncBatchNorm(layer, args[0]!, batchNorm)
-        : (layer.apply(args.length === 1 ? args[0]! : args, { training }) as Tensor | Tensor[]);
+        : training && ofData && isPlainConv(layer)
+          ? convOfData(layer, args[0] as tf.Tensor4D)
+          : (layer.apply(args.length === 1 ? args[0]! : args, { training }) as Tensor | Tensor[]);
     const outs = Array.isArray(out) ? out : [out];
     node.outputTensors.forEach((s, i) => values.set(s.id, outs[i]!));
+    if (ofData && layer.weights.length === 0) node.outputTensors.forEach((s) => dataOnly.add(s.id));
   }
   return values;
 }
