@@ -194,7 +194,10 @@ function peerRound(): Promise<PeerResult> {
 
 const loadBefore = os.loadavg()[0]!;
 log(`backend ${backend}, ${threads} thread(s); warming up`);
-for (const t of [main, single]) if (t) for (let i = 0; i < 3; i++) await t.step.run(nextBatch());
+// Warm-up: a round's worth of steps, at least 10. V8 optimises the step's JavaScript (and each
+// worker's) over its first steps: a fresh 2-thread step took 1080, 382, 311, 271 ms, ... and
+// settled near the tenth. A training run takes 469 steps an epoch; its speed is the settled one.
+for (const t of [main, single]) if (t) for (let i = 0; i < Math.max(10, steps); i++) await t.step.run(nextBatch());
 const peerMissing = peerAvailable();
 const ours: number[] = [];
 const oursSingle: number[] = [];
