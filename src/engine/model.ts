@@ -169,7 +169,7 @@ function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: b
     const value = inputs[i];
     if (value === undefined) throw new RangeError(`${model.name} takes ${model.inputs.length} inputs, got ${inputs.length}`);
     values.set(input.id, value);
-    if (DATA_INPUTS.has(model.inputLayers[i]!.name)) dataOnly.add(input.id);
+    if (DATA_INPUTS.has(input.sourceLayer.name)) dataOnly.add(input.id);
   });
   for (const layer of model.layers) {
     if (layer === stopAt) break;
