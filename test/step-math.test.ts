@@ -45,6 +45,24 @@ function seededModel(): Cvae {
 const tensors = (batch: TrainBatch) =>
   [tf.tensor4d(batch.images, [batch.size, 28, 28, 1]), tf.tensor2d(batch.onehot, [batch.size, 10]), tf.tensor2d(batch.eps, [batch.size, 16])] as const;
 
+describe('swish', () => {
+  it("is x sigmoid(x) with derivative s + x s (1 - s), through tfjs-layers' own 'swish' activation", () => {
+    const xs = [-6, -2.5, -0.3, 0, 0.4, 1.7, 7];
+    const layer = tfl.layers.activation({ activation: 'swish' });
+    const x = tf.tensor1d(xs);
+    const dy = tf.tensor1d([1, -2, 0.5, 3, 1, -1, 2]);
+    const y = (layer.apply(x) as tf.Tensor).dataSync();
+    const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(layer.apply(v) as tf.Tensor, dy)))(x).dataSync();
+    const g = dy.dataSync();
+    xs.forEach((v, i) => {
+      const sig = 1 / (1 + Math.exp(-v));
+      assert.ok(Math.abs(y[i]! - v * sig) < 1e-6 * (1 + Math.abs(v)), `swish(${v}) = ${y[i]}`);
+      const want = g[i]! * (sig + v * sig * (1 - sig));
+      assert.ok(Math.abs(dx[i]! - want) < 1e-5 * (1 + Math.abs(want)), `swish'(${v}) dy = ${dx[i]}, closed form ${want}`);
+    });
+  });
+});
+
 describe('a convolution of data (no input gradient)', () => {
   it('equals the tfjs-layers Conv2D it stands for: output, kernel and bias gradients', () => {
     const x = tf.randomNormal([3, 9, 8, 4], 0, 1, 'float32', 8);

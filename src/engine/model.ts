@@ -12,6 +12,10 @@ import { IMAGE_SIZE, NUM_CLASSES, oneHot, PIXELS, type MnistSet } from './data.j
 import type { Rng } from './rng.js';
 import { syncBatchNorm, type BatchReducer } from './batchnorm-sync.js';
 import { convOfData, isPlainConv } from './data-conv.js';
+import { installSwish } from './swish.js';
+
+// Every model here is built or loaded through this module: its swish layers get the closed-form gradient.
+installSwish();
 
 /** The architecture's free parameters; saved in every checkpoint and read first on load. */
 export interface ModelConfig {
