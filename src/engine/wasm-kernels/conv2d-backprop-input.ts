@@ -11,7 +11,7 @@
  * conv with the flipped, transposed kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { withScope, type KernelScope } from './scope.js';
+import { withScope, type HeapBackend, type KernelScope } from './scope.js';
 
 interface Geometry {
   readonly k: number; // kernel size
@@ -61,27 +61,23 @@ function phaseKernelIndex(gh: Geometry, gw: Geometry, inC: number, outC: number)
   return idx;
 }
 
-interface HeapBackend {
-  readSync(dataId: tf.DataId): ArrayLike<number>;
-  write(values: Float32Array, shape: number[], dtype: 'float32'): tf.DataId;
-}
-
 /**
  * The phase kernel, gathered in JavaScript: a filter is at most a few tens of thousands of numbers,
  * and wasm's GatherV2 (or Reverse and a 6-D Transpose) took 2-5 ms a call for what this loop does
  * in well under one, on every training step, since the weights are new each step.
  */
 function phaseKernel(scope: KernelScope, filter: tf.TensorInfo, gh: Geometry, gw: Geometry, inC: number, outC: number): tf.TensorInfo {
-  const backend = scope.backend as unknown as HeapBackend;
-  const source = backend.readSync(filter.dataId);
+  const backend = scope.backend as HeapBackend;
   const idx = phaseKernelIndex(gh, gw, inC, outC);
-  const values = new Float32Array(idx.length);
+  const kernel = scope.adopt(backend.makeOutput([gh.a, gw.a, outC, gh.s * gw.s * inC], 'float32'));
+  // Both views after the allocation, which may grow the heap and detach earlier views.
+  const source = backend.typedArrayFromHeap(filter);
+  const values = backend.typedArrayFromHeap(kernel);
   for (let i = 0; i < idx.length; i++) {
     const from = idx[i]!;
-    if (from >= 0) values[i] = source[from]!;
+    values[i] = from >= 0 ? source[from]! : 0;
   }
-  const shape = [gh.a, gw.a, outC, gh.s * gw.s * inC];
-  return scope.adopt({ dataId: backend.write(values, shape, 'float32'), shape, dtype: 'float32' });
+  return kernel;
 }
 
 interface FilterCacheBackend {

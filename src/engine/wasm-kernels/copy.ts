@@ -7,13 +7,7 @@
  *   over the wasm heap is several times faster for rows this short.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { stockKernel } from './scope.js';
-
-interface HeapBackend {
-  incRef(dataId: tf.DataId): void;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
+import { stockKernel, type HeapBackend } from './scope.js';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 

@@ -10,6 +10,14 @@ export interface WasmBackendLike {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
 }
 
+/** The wasm backend's direct access to its heap, for kernels that move data in JavaScript. */
+export interface HeapBackend extends WasmBackendLike {
+  incRef(dataId: tf.DataId): void;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  /** A view of the tensor's data on the wasm heap, no copy: valid until the heap next grows. */
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
 type Attrs = tf.NamedAttrMap;
 type Inputs = Record<string, tf.TensorInfo>;
 
