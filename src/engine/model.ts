@@ -35,6 +35,10 @@ export interface Cvae {
   readonly decoder: tfl.LayersModel;
 }
 
+/** The names of the models' data inputs (the image and the one-hot digit). */
+const IMAGE_INPUT = 'image';
+const LABEL_INPUT = 'label';
+
 /** Keras' default; tfjs-layers would otherwise use glorotNormal. */
 const KERNEL_INIT = 'glorotUniform';
 
@@ -60,8 +64,8 @@ function convT(name: string, filters: number): tfl.layers.Layer {
 /** The notebook's encoder. The label is broadcast to every pixel and stacked onto the image as 10 extra channels. */
 export function buildEncoder(config: ModelConfig = DEFAULT_MODEL_CONFIG): tfl.LayersModel {
   const side = config.imageSize;
-  const image = tfl.input({ shape: [side, side, 1], name: 'image' });
-  const label = tfl.input({ shape: [config.numClasses], name: 'label' });
+  const image = tfl.input({ shape: [side, side, 1], name: IMAGE_INPUT });
+  const label = tfl.input({ shape: [config.numClasses], name: LABEL_INPUT });
   // The notebook's two expand_dims Lambdas + UpSampling2D((28, 28)): [b,10] -> [b,1,1,10] -> [b,28,28,10].
   let c = sym(tfl.layers.reshape({ name: 'enc_label_1x1', targetShape: [1, 1, config.numClasses] }).apply(label));
   c = sym(tfl.layers.upSampling2d({ name: 'enc_label_broadcast', size: [side, side], interpolation: 'nearest' }).apply(c));
@@ -84,7 +88,7 @@ export function buildEncoder(config: ModelConfig = DEFAULT_MODEL_CONFIG): tfl.La
 /** The notebook's decoder (its unused Dense(128) branch is left out, as Keras prunes it from the graph). */
 export function buildDecoder(config: ModelConfig = DEFAULT_MODEL_CONFIG): tfl.LayersModel {
   const z = tfl.input({ shape: [config.latentDim], name: 'z' });
-  const label = tfl.input({ shape: [config.numClasses], name: 'label' });
+  const label = tfl.input({ shape: [config.numClasses], name: LABEL_INPUT });
   let y = sym(tfl.layers.concatenate({ name: 'dec_concat' }).apply([z, label])); // [b,26]
   y = sym(tfl.layers.dense({ name: 'dec_dense', units: 1024, activation: 'swish', kernelInitializer: KERNEL_INIT }).apply(y));
   y = sym(tfl.layers.reshape({ name: 'dec_reshape', targetShape: [4, 4, 64] }).apply(y));
@@ -162,7 +166,7 @@ export function layerInput(model: tfl.LayersModel, inputs: readonly Tensor[], na
 }
 
 /** The models' inputs that are data, never computed from weights: no gradient flows into them. */
-const DATA_INPUTS: ReadonlySet<string> = new Set(['image', 'label']);
+const DATA_INPUTS: ReadonlySet<string> = new Set([IMAGE_INPUT, LABEL_INPUT]);
 
 /** Applies the layers in topological order with `{training}`, up to (not including) `stopAt`; returns every value by symbolic id. */
 function traverse(model: tfl.LayersModel, inputs: readonly Tensor[], training: boolean, stopAt?: tfl.layers.Layer, batchNorm?: BatchReducer): Map<number, Tensor> {

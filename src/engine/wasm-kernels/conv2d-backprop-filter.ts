@@ -40,22 +40,7 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
       xT = scope.slice(xT, [0, 0, 0, 0], [inC, h, w, xT.shape[3]!]);
     }
     const dyT = scope.transpose(dy, [1, 2, 0, 3]); // [outH, outW, b, outC]
-    const conv = scope.run(
-      'Conv2D',
-      { x: xT, filter: dyT },
-      {
-        strides: [1, 1],
-        pad: [
-          [0, 0],
-          [top, Math.max(bottom, 0)],
-          [left, Math.max(right, 0)],
-          [0, 0],
-        ],
-        dataFormat: 'NHWC',
-        dilations: [sh, sw],
-        dimRoundingMode: null,
-      } as unknown as tf.NamedAttrMap,
-    ); // [inC, kh, kw, outC]
+    const conv = scope.conv2d(xT, dyT, { height: [top, Math.max(bottom, 0)], width: [left, Math.max(right, 0)] }, [sh, sw]); // [inC, kh, kw, outC]
     if (conv.shape[1] !== kh || conv.shape[2] !== kw || conv.shape[3] !== outC) {
       throw new Error(`Conv2DBackpropFilter: unexpected shape ${conv.shape.join('x')}`);
     }
@@ -96,22 +81,7 @@ function filterGradientOverOutputChannels(scope: KernelScope, x: tf.TensorInfo, 
   const xT = scope.transpose(x, [1, 2, 0, 3]); // [H, W, b, inC]
   const filter = scope.run('PadV2', { x: xT }, { paddings: [[g.top, g.bottom], [g.left, g.right], [0, 0], [0, 0]], constantValue: 0 });
   const dyT = scope.transpose(dy, [3, 1, 2, 0]); // [outC, outH, outW, b]
-  const conv = scope.run(
-    'Conv2D',
-    { x: dyT, filter },
-    {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [g.kh - 1, g.kh - 1],
-        [g.kw - 1, g.kw - 1],
-        [0, 0],
-      ],
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-      dimRoundingMode: null,
-    } as unknown as tf.NamedAttrMap,
-  ); // [outC, kh, kw, inC], flipped
+  const conv = scope.conv2d(dyT, filter, { height: [g.kh - 1, g.kh - 1], width: [g.kw - 1, g.kw - 1] }); // [outC, kh, kw, inC], flipped
   if (conv.shape[1] !== g.kh || conv.shape[2] !== g.kw || conv.shape[3] !== g.inC) {
     throw new Error(`Conv2DBackpropFilter: unexpected shape ${conv.shape.join('x')}`);
   }

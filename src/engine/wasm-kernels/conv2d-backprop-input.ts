@@ -126,22 +126,7 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
       src = scope.slice(dy, [0, 0, 0, 0], [batch, info.outHeight + Math.min(gh.padAfter, 0), info.outWidth + Math.min(gw.padAfter, 0), outC]);
     }
     const kernel = cachedPhaseKernel(scope, filter, gh, gw, inC, outC);
-    let out = scope.run(
-      'Conv2D',
-      { x: src, filter: kernel },
-      {
-        strides: [1, 1],
-        pad: [
-          [0, 0],
-          [gh.padBefore, Math.max(gh.padAfter, 0)],
-          [gw.padBefore, Math.max(gw.padAfter, 0)],
-          [0, 0],
-        ],
-        dataFormat: 'NHWC',
-        dilations: [1, 1],
-        dimRoundingMode: null,
-      } as unknown as tf.NamedAttrMap,
-    ); // [b, neededH, neededW, sh*sw*inC]
+    let out = scope.conv2d(src, kernel, { height: [gh.padBefore, Math.max(gh.padAfter, 0)], width: [gw.padBefore, Math.max(gw.padAfter, 0)] }); // [b, neededH, neededW, sh*sw*inC]
     if (gh.s > 1 || gw.s > 1) {
       if (gh.s !== gw.s) throw new Error('Conv2DBackpropInput: unequal strides are not supported on wasm');
       // Interleave the phases: [b, h, w, (rh, rw, c)] -> [b, (h, rh), (w, rw), c]. A 4-D transpose

@@ -64,6 +64,12 @@ export class KernelScope {
     return this.run('Slice', { x }, { begin, size });
   }
 
+  /** XNNPACK's stride-1 NHWC conv2d with explicit [before, after] padding of height and width. */
+  conv2d(x: tf.TensorInfo, filter: tf.TensorInfo, pad: { height: [number, number]; width: [number, number] }, dilations: [number, number] = [1, 1]): tf.TensorInfo {
+    const attrs = { strides: [1, 1], pad: [[0, 0], pad.height, pad.width, [0, 0]], dataFormat: 'NHWC', dilations, dimRoundingMode: null };
+    return this.run('Conv2D', { x, filter }, attrs as unknown as Attrs);
+  }
+
   /** Hands `info` to the caller: it is not freed by `dispose`. */
   keep(info: tf.TensorInfo): tf.TensorInfo {
     const i = this.temps.indexOf(info);
