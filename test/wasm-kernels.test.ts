@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { batchNormGradConfig, stockBatchNormGrad } from '../src/engine/wasm-kernels/batchnorm-grad.js';
 import { cachedPhaseKernelCount } from '../src/engine/wasm-kernels/conv2d-backprop-input.js';
+import { simdFilterGradientFits } from '../src/engine/wasm-kernels/conv2d-backprop-filter.js';
+import { simdKernels } from '../src/engine/wasm-kernels/simd-module.js';
 import { CUSTOM_WASM_KERNELS, registerWasmKernels, useStockWasmKernels } from '../src/engine/wasm-kernels/index.js';
 import { loadMnist, sliceBatch } from '../src/engine/data.js';
 import { buildCvae, disposeCvae, seedWeights } from '../src/engine/model.js';
@@ -31,10 +33,18 @@ const CASES: readonly ConvCase[] = [
   { x: [3, 9, 8, 5], k: 3, outC: 6, stride: 2, pad: 'valid' },
   { x: [2, 10, 11, 3], k: 3, outC: 4, stride: 2, pad: 'same' },
   { x: [1, 6, 6, 2], k: 1, outC: 3, stride: 1, pad: 'valid' },
-  // Few output channels, stride 1: the filter gradient with the operands' roles swapped.
+  // One output channel: the SIMD filter gradient's vectors run along the input channels (16 at a
+  // time, then 4); with 6 or 5 input channels, and with 2 output channels, it is XNNPACK's.
   { x: [2, 28, 28, 16], k: 3, outC: 1, stride: 1, pad: 'same' },
+  { x: [2, 9, 10, 20], k: 3, outC: 1, stride: 1, pad: 'same' },
   { x: [2, 9, 7, 5], k: 3, outC: 2, stride: 1, pad: 'valid' },
   { x: [2, 7, 6, 6], k: 2, outC: 1, stride: 1, pad: 'same' },
+  // The SIMD filter gradient's edges: input channels left over after tiles of 4 (3, 7), several
+  // tiles of 8 output channels, a 5x5 kernel whose taps fall wholly outside small images, a 1x1 output.
+  { x: [2, 8, 9, 3], k: 3, outC: 8, stride: 2, pad: 'same' },
+  { x: [2, 11, 9, 7], k: 3, outC: 24, stride: 2, pad: 'valid' },
+  { x: [2, 6, 7, 8], k: 5, outC: 16, stride: 1, pad: 'same' },
+  { x: [3, 3, 3, 4], k: 3, outC: 8, stride: 2, pad: 'valid' },
 ];
 
 function seeded(shape: number[], seed: number): Float32Array {
@@ -318,6 +328,23 @@ describe('wasm kernels', () => {
     c.dispose();
     assert.deepEqual(Array.from(await b.data()), [1, 2, 3]);
     b.dispose();
+  });
+
+  it("every conv layer of the notebook's model takes the SIMD filter gradient (not XNNPACK's re-packing one)", async () => {
+    await initBackend('wasm');
+    assert.ok(simdKernels(tf.backend()), 'the SIMD kernels instantiate on the wasm backend');
+    const model = buildCvae();
+    try {
+      const kernels = [model.encoder, model.decoder]
+        .flatMap((m) => m.layers)
+        .filter((l) => /conv/i.test(l.getClassName()))
+        .map((l) => l.getWeights()[0]!.shape);
+      assert.equal(kernels.length, 14); // 6 in the encoder, 8 in the decoder (3 of them Conv2DTranspose)
+      // A Conv2DTranspose's filter gradient is also Conv2DBackpropFilter, with its kernel's shape.
+      for (const [, , inC, outC] of kernels) assert.ok(simdFilterGradientFits(inC!, outC!), `kernel ${inC} -> ${outC}`);
+    } finally {
+      disposeCvae(model);
+    }
   });
 
   it('caches the transposed-conv kernel per filter, and drops it once the filter is freed', async () => {
