@@ -108,8 +108,11 @@ describe('data-parallel step (2 threads)', () => {
     assert.equal(tf.memory().numTensors, tensors);
   });
 
-  it('rejects a batch larger than it was sized for with a typed error', async () => {
+  it('rejects a batch larger than it was sized for, or an empty one, with a typed one-line error (and still steps after)', async () => {
     await assert.rejects(step.run(batchOf(0, 40, 1)), ParallelTrainingError);
+    await assert.rejects(step.run(batchOf(0, 0, 1)), (e: unknown) => e instanceof ParallelTrainingError && /at least one row/.test(e.message));
+    const metrics = await step.run(batchOf(0, 16, 1));
+    assert.ok(Number.isFinite(metrics.loss));
   });
 });
 

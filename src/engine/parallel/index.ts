@@ -190,6 +190,7 @@ export async function createParallelStep(context: StepContext, options: Parallel
   return {
     workers: handles.map((h) => h.worker),
     async run(batch: TrainBatch): Promise<StepMetrics> {
+      if (batch.size < 1) throw new ParallelTrainingError('a training step needs at least one row');
       if (batch.size > ranks * maxRows) throw new ParallelTrainingError(`batch of ${batch.size} exceeds the parallel step's maximum ${ranks * maxRows}`);
       // A worker known to be gone would leave this thread waiting for it at the first BatchNorm sync.
       const gone = handles.find((h) => h.failure);
