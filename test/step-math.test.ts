@@ -197,9 +197,9 @@ describe('evaluation', () => {
 });
 
 describe('Adam', () => {
-  it("takes Keras' step, epsilon added to sqrt(v) before the bias correction of the step size", () => {
-    const lr = 0.1;
-    const [b1, b2, eps] = [0.9, 0.999, 0.1];
+  /** Runs `adam`-style steps by hand in float64 and through Adam, checking the weights after every step. */
+  function checkAgainstHand(options: { lr: number; b1: number; b2: number; eps: number }, make: (variable: tf.Variable) => Adam): void {
+    const { lr, b1, b2, eps } = options;
     const start = [1, -2, 0.5];
     const gradients = [
       [0.3, -1.2, 0.01],
@@ -207,7 +207,7 @@ describe('Adam', () => {
       [0.2, 2.5, -0.03],
     ];
     const variable = tf.variable(tf.tensor1d(start));
-    const adam = new Adam([{ name: 'w', variable }], { learningRate: lr, beta1: b1, beta2: b2, epsilon: eps });
+    const adam = make(variable);
     const w = [...start];
     const m = [0, 0, 0];
     const v = [0, 0, 0];
@@ -227,5 +227,14 @@ describe('Adam', () => {
     });
     assert.equal(adam.step, 3);
     variable.dispose();
+  }
+
+  it("takes Keras' step, epsilon added to sqrt(v) before the bias correction of the step size", () => {
+    const hyper = { lr: 0.1, b1: 0.9, b2: 0.999, eps: 0.1 };
+    checkAgainstHand(hyper, (variable) => new Adam([{ name: 'w', variable }], { learningRate: hyper.lr, beta1: hyper.b1, beta2: hyper.b2, epsilon: hyper.eps }));
+  });
+
+  it("defaults to Keras' beta1 0.9, beta2 0.999 and epsilon 1e-7", () => {
+    checkAgainstHand({ lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-7 }, (variable) => new Adam([{ name: 'w', variable }], { learningRate: 0.1 }));
   });
 });
