@@ -4,8 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { batchNormGradConfig, stockBatchNormGrad } from '../src/engine/wasm-kernels/batchnorm-grad.js';
 import { cachedPhaseKernelCount } from '../src/engine/wasm-kernels/conv2d-backprop-input.js';
-import { simdFilterGradientFits } from '../src/engine/wasm-kernels/conv2d-backprop-filter.js';
-import { simdKernels } from '../src/engine/wasm-kernels/simd-module.js';
+import { simdChannelsFit, simdKernels } from '../src/engine/wasm-kernels/simd-module.js';
 import { CUSTOM_WASM_KERNELS, registerWasmKernels, useStockWasmKernels } from '../src/engine/wasm-kernels/index.js';
 import { loadMnist, sliceBatch } from '../src/engine/data.js';
 import { buildCvae, disposeCvae, seedWeights } from '../src/engine/model.js';
@@ -90,7 +89,7 @@ describe('wasm kernels', () => {
   });
 
   it('registers its kernels on wasm', () => {
-    for (const name of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Mean', 'Cast', 'Concat', 'Multiply']) {
+    for (const name of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Identity', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Mean', 'Cast', 'Concat', 'Multiply']) {
       assert.ok(CUSTOM_WASM_KERNELS.includes(name));
       assert.ok(tf.getKernel(name, 'wasm'));
     }
@@ -143,26 +142,46 @@ describe('wasm kernels', () => {
       assert.ok(maxAbsDiff(cpu[0]!, wasm[0]!) < 1e-4, `max diff ${maxAbsDiff(cpu[0]!, wasm[0]!)}`);
     });
 
-    it(`conv2d forward and gradients match cpu: ${label}`, async () => {
+    // The layers' fused conv: bias, and an activation applied after the SIMD conv (or none).
+    const activation = (['linear', 'sigmoid', 'relu'] as const)[i % 3]!;
+    it(`conv2d and fused conv2d (bias, ${activation}) forward and gradients match cpu: ${label}`, async () => {
       const xv = seeded(c.x, 5 + i);
       const wv = seeded([c.k, c.k, inC, c.outC], 7 + i);
+      const bv = seeded([c.outC], 9 + i);
       const rv = seeded([b, oh, ow, c.outC], 13 + i);
       const { cpu, wasm } = await onBoth(() => {
         const x = tf.tensor4d(xv, c.x);
         const f = tf.tensor4d(wv, [c.k, c.k, inC, c.outC]);
+        const bias = tf.tensor1d(bv);
         const r = tf.tensor4d(rv, [b, oh, ow, c.outC]);
-        const loss = (xx: tf.Tensor, ff: tf.Tensor) =>
-          tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ff as tf.Tensor4D, c.stride, c.pad), r));
+        const fused = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) =>
+          tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ff as tf.Tensor4D, bias: bb, strides: c.stride, pad: c.pad, activation });
+        const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(fused(xx, ff, bb), r));
         const y = tf.conv2d(x, f, c.stride, c.pad);
-        const [dx, df] = tf.grads(loss)([x, f]);
-        return [y, dx!, df!];
+        const [dx, df, db] = tf.grads(loss)([x, f, bias]);
+        return [y, fused(x, f, bias), dx!, df!, db!];
       });
-      for (let j = 0; j < 3; j++) {
+      for (let j = 0; j < 5; j++) {
         const d = maxAbsDiff(cpu[j]!, wasm[j]!);
-        assert.ok(d < 1e-4, `${['forward', 'dx', 'dw'][j]} max diff ${d}`);
+        assert.ok(d < 1e-4, `${['conv2d', 'fused forward', 'dx', 'dw', 'dbias'][j]} max diff ${d}`);
       }
     });
   }
+
+  it('conv2d with explicit padding wider than the kernel (whole output rows and columns of bias only) matches cpu', async () => {
+    const shape: [number, number, number, number] = [2, 3, 12, 4];
+    const xv = seeded(shape, 71);
+    const wv = seeded([3, 3, 4, 8], 72);
+    const bv = seeded([8], 73);
+    const pad: tf.backend_util.ExplicitPadding = [[0, 0], [5, 4], [5, 5], [0, 0]];
+    const { cpu, wasm } = await onBoth(() => {
+      const x = tf.tensor4d(xv, shape);
+      const f = tf.tensor4d(wv, [3, 3, 4, 8]);
+      return [tf.fused.conv2d({ x, filter: f, bias: tf.tensor1d(bv), strides: 1, pad })];
+    });
+    assert.equal(cpu[0]!.length, 2 * 10 * 20 * 8);
+    assert.ok(maxAbsDiff(cpu[0]!, wasm[0]!) < 1e-4, `max diff ${maxAbsDiff(cpu[0]!, wasm[0]!)}`);
+  });
 
   // Conv2DTranspose runs Conv2DBackpropInput forward; its gradients are conv2d and Conv2DBackpropFilter.
   const TRANSPOSED: readonly { x: [number, number, number, number]; outC: number; pad: Pad }[] = [
@@ -341,7 +360,7 @@ describe('wasm kernels', () => {
         .map((l) => l.getWeights()[0]!.shape);
       assert.equal(kernels.length, 14); // 6 in the encoder, 8 in the decoder (3 of them Conv2DTranspose)
       // A Conv2DTranspose's filter gradient is also Conv2DBackpropFilter, with its kernel's shape.
-      for (const [, , inC, outC] of kernels) assert.ok(simdFilterGradientFits(inC!, outC!), `kernel ${inC} -> ${outC}`);
+      for (const [, , inC, outC] of kernels) assert.ok(simdChannelsFit(inC!, outC!), `kernel ${inC} -> ${outC}`);
     } finally {
       disposeCvae(model);
     }

@@ -13,12 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { withScope } from './scope.js';
-import { heapOffset, simdKernels } from './simd-module.js';
+import { heapOffset, simdChannelsFit, simdKernels } from './simd-module.js';
 
-/** Whether the SIMD kernel computes this layer's filter gradient (it tiles 8 output channels, or 4 input channels of one). */
-export function simdFilterGradientFits(inC: number, outC: number): boolean {
-  return outC % 8 === 0 || (outC === 1 && inC % 4 === 0);
-}
 
 export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -33,7 +29,7 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  const simd = simdFilterGradientFits(inC, outC) ? simdKernels(args.backend) : null;
+  const simd = simdChannelsFit(inC, outC) ? simdKernels(args.backend) : null;
   if (!simd) return filterGradientByXnnpack(args.backend, x, dy, info);
   const backend = args.backend as { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo };
   const dw = backend.makeOutput([kh, kw, inC, outC], 'float32');

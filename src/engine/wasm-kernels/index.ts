@@ -3,6 +3,7 @@
  * notebook's model trains on wasm. Each is tested against the cpu backend in test/wasm-kernels.test.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { conv2D, fusedConv2D } from './conv2d.js';
 import { conv2DBackpropFilter } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInput } from './conv2d-backprop-input.js';
 import { registerBatchNormGrad, stockBatchNormGrad } from './batchnorm-grad.js';
@@ -18,6 +19,8 @@ interface CustomKernel {
 }
 
 const KERNELS: readonly CustomKernel[] = [
+  { name: 'Conv2D', kernelFunc: conv2D as unknown as tf.KernelFunc },
+  { name: 'FusedConv2D', kernelFunc: fusedConv2D as unknown as tf.KernelFunc },
   { name: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc },
   { name: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc },
   { name: 'Identity', kernelFunc: identity as unknown as tf.KernelFunc },

@@ -64,10 +64,15 @@ export class KernelScope {
     return this.run('Slice', { x }, { begin, size });
   }
 
-  /** XNNPACK's stride-1 NHWC conv2d with explicit [before, after] padding of height and width. */
+  /**
+   * A stride-1 NHWC conv2d with explicit [before, after] padding of height and width, by the Conv2D
+   * kernel registered now: the SIMD one (conv2d.ts), which hands what it does not take to XNNPACK.
+   */
   conv2d(x: tf.TensorInfo, filter: tf.TensorInfo, pad: { height: [number, number]; width: [number, number] }, dilations: [number, number] = [1, 1]): tf.TensorInfo {
     const attrs = { strides: [1, 1], pad: [[0, 0], pad.height, pad.width, [0, 0]], dataFormat: 'NHWC', dilations, dimRoundingMode: null };
-    return this.run('Conv2D', { x, filter }, attrs as unknown as Attrs);
+    const conv = tf.getKernel('Conv2D', 'wasm');
+    if (!conv) throw new Error('wasm kernel Conv2D is not registered');
+    return this.adopt(conv.kernelFunc({ inputs: { x, filter }, attrs: attrs as unknown as Attrs, backend: this.backend }) as tf.TensorInfo);
   }
 
   /** Hands `info` to the caller: it is not freed by `dispose`. */
