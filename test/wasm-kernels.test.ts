@@ -349,6 +349,13 @@ describe('wasm kernels', () => {
     b.dispose();
   });
 
+  it('the SIMD kernels take no empty channel axis (their inner loops run at least once)', () => {
+    assert.equal(simdChannelsFit(0, 8), false);
+    assert.equal(simdChannelsFit(16, 0), false);
+    assert.equal(simdChannelsFit(3, 8), true);
+    assert.equal(simdChannelsFit(6, 1), false);
+  });
+
   it("every conv layer of the notebook's model takes the SIMD filter gradient (not XNNPACK's re-packing one)", async () => {
     await initBackend('wasm');
     assert.ok(simdKernels(tf.backend()), 'the SIMD kernels instantiate on the wasm backend');

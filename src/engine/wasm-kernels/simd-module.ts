@@ -60,6 +60,7 @@ export function simdKernels(backend: unknown): SimdKernels | null {
  * their vectors along the input channels, 4 at a time, when there is a single output channel.
  */
 export function simdChannelsFit(inC: number, outC: number): boolean {
+  if (inC < 1 || outC < 1) return false; // the kernels' inner loops run at least once
   return outC % 8 === 0 || (outC === 1 && inC % 4 === 0);
 }
 
