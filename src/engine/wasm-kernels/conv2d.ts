@@ -34,9 +34,9 @@ interface OutputBackend {
 /**
  * Whether most output pixels of a row have all their taps inside the input row, four or more side by
  * side: those run in the kernel's 4-pixel tiles, the rest one at a time (W's vectors loaded for one
- * pixel instead of four). XNNPACK tiles across rows and images, so it wins on narrow images: at 64
- * rows, 4x4x64 -> 64 took 4.3-4.5 ms in SIMD (every pixel on an edge) against 3.3 in XNNPACK, while
- * 7x7x32 -> 32 took 2.1 against 2.5 and 28x28x16 -> 16 7.7 against 9.7.
+ * pixel instead of four). Otherwise the input is padded first, so that every pixel is inside: on
+ * 4x4 images, where every pixel touches the padding, the kernel took 4.3-4.5 ms one pixel at a time
+ * (4x4x64 -> 64 at 64 rows), XNNPACK 3.3, the padded copy and the kernel together ~2.8.
  */
 function mostlyInterior(info: tf.backend_util.Conv2DInfo): boolean {
   const first = Math.ceil(info.padInfo.left / info.strideWidth);
@@ -57,17 +57,33 @@ function simdConv2d(backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, b
     attrs.dimRoundingMode,
   );
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || !simdChannelsFit(info.inChannels, info.outChannels)) return null;
-  if (!mostlyInterior(info)) return null;
+  if (info.outWidth < 4) return null; // no 4-pixel tile at all: XNNPACK's
   if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels)) return null;
   const simd = simdKernels(backend);
   if (!simd) return null;
-  const out = (backend as OutputBackend).makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
-  simd.conv2d(
-    heapOffset(backend, x), heapOffset(backend, filter), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, out),
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
-  );
-  return out;
+  return withScope(backend, (scope) => {
+    let input = x;
+    let { inHeight, inWidth } = info;
+    let { top, left } = info.padInfo;
+    if (!mostlyInterior(info)) {
+      // Zeros around the input: every output pixel's taps then lie inside it. Rows and columns
+      // past the last tap ('valid' with a remainder) are left unpadded, and unread.
+      const bottom = Math.max(0, (info.outHeight - 1) * info.strideHeight + info.filterHeight - inHeight - top);
+      const right = Math.max(0, (info.outWidth - 1) * info.strideWidth + info.filterWidth - inWidth - left);
+      input = scope.run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 });
+      inHeight += top + bottom;
+      inWidth += left + right;
+      top = 0;
+      left = 0;
+    }
+    const out = (backend as OutputBackend).makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+    simd.conv2d(
+      heapOffset(backend, input), heapOffset(backend, filter), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, out),
+      info.batchSize, inHeight, inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, top, left,
+    );
+    return out;
+  });
 }
 
 function stock(name: string, args: KernelArgs): tf.TensorInfo {
