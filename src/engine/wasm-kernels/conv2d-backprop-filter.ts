@@ -12,9 +12,8 @@
  * Both are exact up to float summation order.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { withScope } from './scope.js';
+import { withScope, type HeapBackend } from './scope.js';
 import { heapOffset, simdChannelsFit, simdKernels } from './simd-module.js';
-
 
 export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -31,7 +30,7 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
   );
   const simd = simdChannelsFit(inC, outC) ? simdKernels(args.backend) : null;
   if (!simd) return filterGradientByXnnpack(args.backend, x, dy, info);
-  const backend = args.backend as { makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo };
+  const backend = args.backend as HeapBackend;
   const dw = backend.makeOutput([kh, kw, inC, outC], 'float32');
   simd.conv2dBackpropFilter(
     heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, dw),

@@ -10,7 +10,7 @@
  * the input channels), 14x14x16 -> 16 2.6 -> 1.8 ms.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { stockKernel, withScope } from './scope.js';
+import { stockKernel, withScope, type HeapBackend } from './scope.js';
 import { heapOffset, simdChannelsFit, simdKernels } from './simd-module.js';
 
 interface KernelArgs {
@@ -25,10 +25,6 @@ interface ConvAttrs {
   dataFormat: 'NHWC' | 'NCHW';
   dilations: [number, number] | number;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
-
-interface OutputBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 /**
@@ -76,7 +72,7 @@ function simdConv2d(backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, b
       top = 0;
       left = 0;
     }
-    const out = (backend as OutputBackend).makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+    const out = (backend as HeapBackend).makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
     simd.conv2d(
       heapOffset(backend, input), heapOffset(backend, filter), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, out),
       info.batchSize, inHeight, inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
