@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { withScope, type HeapBackend } from './scope.js';
+import { paddingAfter } from './conv2d.js';
 import { heapOffset, simdChannelsFit, simdKernels } from './simd-module.js';
 
 export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -41,13 +42,11 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
 }
 
 function filterGradientByXnnpack(backend: unknown, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { strideHeight: sh, strideWidth: sw, outHeight, outWidth, inHeight, inWidth, inChannels: inC, outChannels: outC, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw, inHeight, inWidth, inChannels: inC, outChannels: outC, filterHeight: kh, filterWidth: kw } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  // Padding after the input so that exactly kh x kw output positions exist; negative means rows
-  // or columns of X that no output reads ('valid' with a remainder), which we slice off instead.
-  const bottom = (outHeight - 1) * sh + kh - inHeight - top;
-  const right = (outWidth - 1) * sw + kw - inWidth - left;
+  // Negative: rows or columns of X that no output reads, which we slice off instead.
+  const { bottom, right } = paddingAfter(info);
   return withScope(backend, (scope) => {
     let xT = scope.transpose(x, [3, 1, 2, 0]); // [inC, H, W, b]
     if (bottom < 0 || right < 0) {

@@ -10,7 +10,7 @@
  * the input channels), 14x14x16 -> 16 2.6 -> 1.8 ms.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { stockKernel, withScope, type HeapBackend } from './scope.js';
+import { withScope, type HeapBackend } from './scope.js';
 import { heapOffset, simdChannelsFit, simdKernels } from './simd-module.js';
 
 interface KernelArgs {
@@ -41,6 +41,17 @@ function mostlyInterior(info: tf.backend_util.Conv2DInfo): boolean {
   return interior >= 4 && 2 * interior >= info.outWidth;
 }
 
+/**
+ * Padding after the input so that the output's last row and column read exactly up to the padded
+ * edge; negative where rows or columns of the input are read by no output ('valid' with a remainder).
+ */
+export function paddingAfter(info: tf.backend_util.Conv2DInfo): { bottom: number; right: number } {
+  return {
+    bottom: (info.outHeight - 1) * info.strideHeight + info.filterHeight - info.inHeight - info.padInfo.top,
+    right: (info.outWidth - 1) * info.strideWidth + info.filterWidth - info.inWidth - info.padInfo.left,
+  };
+}
+
 /** x (*) filter (+ bias) in SIMD, or null where the SIMD kernel does not apply. */
 function simdConv2d(backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, bias: tf.TensorInfo | undefined, attrs: ConvAttrs): tf.TensorInfo | null {
   if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
@@ -64,8 +75,9 @@ function simdConv2d(backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, b
     if (!mostlyInterior(info)) {
       // Zeros around the input: every output pixel's taps then lie inside it. Rows and columns
       // past the last tap ('valid' with a remainder) are left unpadded, and unread.
-      const bottom = Math.max(0, (info.outHeight - 1) * info.strideHeight + info.filterHeight - inHeight - top);
-      const right = Math.max(0, (info.outWidth - 1) * info.strideWidth + info.filterWidth - inWidth - left);
+      const after = paddingAfter(info);
+      const bottom = Math.max(0, after.bottom);
+      const right = Math.max(0, after.right);
       input = scope.run('PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 });
       inHeight += top + bottom;
       inWidth += left + right;
@@ -82,10 +94,9 @@ function simdConv2d(backend: unknown, x: tf.TensorInfo, filter: tf.TensorInfo, b
   });
 }
 
+/** The stock wasm kernel `name` on the same arguments. */
 function stock(name: string, args: KernelArgs): tf.TensorInfo {
-  const fn = stockKernel(name);
-  if (!fn) throw new Error(`wasm kernel ${name} is not registered`);
-  return fn(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  return withScope(args.backend, (scope) => scope.run(name, args.inputs as Record<string, tf.TensorInfo>, args.attrs));
 }
 
 export function conv2D(args: KernelArgs): tf.TensorInfo {
