@@ -5,6 +5,7 @@
  *   node --import tsx bench/fidelity.ts --out /work/fidelity [--epochs 5] [--seeds 1,2,3] [--samples 300]
  *                                       [--trainers ours-1,ours-2,torch]   # a subset, in this order
  *   node --import tsx bench/fidelity.ts --out /work/fidelity --report     # the markdown table only
+ *   node --import tsx bench/fidelity.ts --report --results bench/fidelity-30   # ... of another folder of scored runs
  *
  * Three trainers, each with every seed, the full data and the same number of epochs:
  *   ours-1   `cvae-repl train --threads 1`
@@ -22,7 +23,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,14 +37,15 @@ const { values: flags } = parseArgs({
     threads: { type: 'string', default: String(Math.max(2, os.availableParallelism())) },
     trainers: { type: 'string' },
     report: { type: 'boolean', default: false },
+    results: { type: 'string' },
   },
 });
-if (!flags.out) {
-  console.error('usage: node --import tsx bench/fidelity.ts --out <dir> [--epochs 5] [--seeds 1,2,3] [--samples 300] [--trainers ours-1,ours-2,torch] [--report]');
+if (!flags.out && !(flags.report && flags.results)) {
+  console.error('usage: node --import tsx bench/fidelity.ts --out <dir> [--epochs 5] [--seeds 1,2,3] [--samples 300] [--trainers ours-1,ours-2,torch] [--report [--results DIR]]');
   process.exit(2);
 }
 const root = path.resolve(import.meta.dirname, '..');
-const out = path.resolve(flags.out);
+const out = path.resolve(flags.out ?? '.'); // unused by --report
 const epochs = Number(flags.epochs);
 const seeds = flags.seeds.split(',').map(Number);
 const threads = Number(flags.threads);
@@ -98,45 +100,50 @@ async function trainOne(trainer: string, seed: number, dir: string): Promise<voi
   run(process.execPath, [cli, ...args], `${trainer} seed ${seed}`);
 }
 
-interface Row { trainer: string; seed: number; mse: number; mseAtMean: number; kl: number; fitted: number; fittedWorst: number; fittedFrechet: number; prior: number; priorFrechet: number; trainSeconds: number }
+interface Row { trainer: string; seed: number | undefined; epochs: number; samples: number; mse: number; mseAtMean: number; kl: number; fitted: number; fittedWorst: number; fittedFrechet: number; prior: number; priorFrechet: number; trainSeconds: number }
 
-async function readRow(trainer: string, seed: number): Promise<Row | null> {
-  if (!existsSync(resultFile(trainer, seed))) return null;
-  const { evaluation, meta } = JSON.parse(await readFile(resultFile(trainer, seed), 'utf8'));
-  const r = evaluation.reconstruction;
-  const fitted = evaluation.recognisability.fitted;
-  const prior = evaluation.recognisability.prior;
-  return {
-    trainer, seed,
-    mse: r.mseSampled, mseAtMean: r.mseMean, kl: r.kl,
-    fitted: fitted.mean, fittedWorst: Math.min(...fitted.perDigit), fittedFrechet: fitted.frechet,
-    prior: prior.mean, priorFrechet: prior.frechet, trainSeconds: meta.wallSeconds,
-  };
+/** Every scored run in a results folder (this study's, or bench/fidelity-30's), from `eval --json` and the checkpoint's meta. */
+async function readRows(dir: string): Promise<Row[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  return Promise.all(files.map(async (file) => {
+    const { trainer, seed, epochs, evaluation, meta } = JSON.parse(await readFile(path.join(dir, file), 'utf8'));
+    const r = evaluation.reconstruction;
+    const fitted = evaluation.recognisability.fitted;
+    const prior = evaluation.recognisability.prior;
+    return {
+      trainer, seed, epochs, samples: fitted.samplesPerDigit,
+      mse: r.mseSampled, mseAtMean: r.mseMean, kl: r.kl,
+      fitted: fitted.mean, fittedWorst: Math.min(...fitted.perDigit), fittedFrechet: fitted.frechet,
+      prior: prior.mean, priorFrechet: prior.frechet, trainSeconds: meta?.wallSeconds ?? NaN,
+    };
+  }));
 }
 
 function meanSd(values: number[]): string {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return 'n/a';
   const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
-  const sd = finite.length > 1 ? Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / (finite.length - 1)) : 0;
   const digits = Math.abs(mean) < 0.1 ? 5 : 3;
+  if (finite.length === 1) return mean.toPrecision(digits);
+  const sd = Math.sqrt(finite.reduce((a, b) => a + (b - mean) ** 2, 0) / (finite.length - 1));
   return `${mean.toPrecision(digits)} ± ${sd.toPrecision(2)}`;
 }
 
 async function report(): Promise<void> {
-  const rows = (await Promise.all(ALL_TRAINERS.flatMap((t) => seeds.map((s) => readRow(t, s))))).filter((r): r is Row => r !== null);
+  const rows = await readRows(flags.results ? path.resolve(flags.results) : results);
+  const trainers = [...new Set([...ALL_TRAINERS, ...rows.map((r) => r.trainer)])].filter((t) => rows.some((r) => r.trainer === t));
   const percent = (x: number) => x * 100;
-  console.log(`\n${epochs} epochs, full data; eval --samples ${flags.samples}; mean ± sample sd over the seeds listed\n`);
+  const setup = (key: 'epochs' | 'samples') => [...new Set(rows.map((r) => r[key]))].join(' / ');
+  console.log(`\n${setup('epochs')} epochs, full data; eval --samples ${setup('samples')}; mean ± sample sd over the seeds listed\n`);
   console.log('| trainer | seeds | test MSE (sampled z) | test MSE (z mean) | test KL | fitted recognised % | fitted worst digit % | fitted Frechet | prior recognised % | prior Frechet | train s |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const trainer of ALL_TRAINERS) {
+  for (const trainer of trainers) {
     const mine = rows.filter((r) => r.trainer === trainer);
-    if (mine.length === 0) continue;
     const col = (f: (r: Row) => number) => meanSd(mine.map(f));
-    console.log(`| ${trainer} | ${mine.map((r) => r.seed).join(',')} | ${col((r) => r.mse)} | ${col((r) => r.mseAtMean)} | ${col((r) => r.kl)} | ${col((r) => percent(r.fitted))} | ${col((r) => percent(r.fittedWorst))} | ${col((r) => r.fittedFrechet)} | ${col((r) => percent(r.prior))} | ${col((r) => r.priorFrechet)} | ${col((r) => r.trainSeconds)} |`);
+    console.log(`| ${trainer} | ${mine.map((r) => r.seed ?? '-').join(',')} | ${col((r) => r.mse)} | ${col((r) => r.mseAtMean)} | ${col((r) => r.kl)} | ${col((r) => percent(r.fitted))} | ${col((r) => percent(r.fittedWorst))} | ${col((r) => r.fittedFrechet)} | ${col((r) => percent(r.prior))} | ${col((r) => r.priorFrechet)} | ${col((r) => r.trainSeconds)} |`);
   }
   console.log('\nper run:');
-  for (const r of rows) console.log(`  ${r.trainer} seed ${r.seed}: MSE ${r.mse.toFixed(5)}, fitted ${percent(r.fitted).toFixed(1)}% (worst ${percent(r.fittedWorst).toFixed(1)}%), Frechet ${r.fittedFrechet.toFixed(2)}, prior ${percent(r.prior).toFixed(1)}%, Frechet ${r.priorFrechet.toFixed(1)}`);
+  for (const r of rows) console.log(`  ${r.trainer}${r.seed === undefined ? '' : ` seed ${r.seed}`}: MSE ${r.mse.toFixed(5)}, fitted ${percent(r.fitted).toFixed(1)}% (worst ${percent(r.fittedWorst).toFixed(1)}%), Frechet ${r.fittedFrechet.toFixed(2)}, prior ${percent(r.prior).toFixed(1)}%, Frechet ${r.priorFrechet.toFixed(1)}`);
 }
 
 if (!flags.report) {
