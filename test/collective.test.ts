@@ -24,8 +24,14 @@ const { buffer, rank, ranks, phases, width } = workerData;
 const reducer = new SharedReducer(buffer, rank, ranks, width);
 const value = (r, round, i) => ((r + 1) * 7919 + round * 31 + i * 3) % 100003;
 let mismatches = 0, first = null, spin = rank * 17 + 1, round = 0;
+const boundary = new Int32Array(workerData.boundary);
+let arrivals = 0;
 for (const [parts, rounds] of phases) {
   if (rank >= parts) break;
+  // The part count changes only between steps, once every part of the last step has returned (the
+  // trainer awaits them all); this shared counter stands in for that wait.
+  while (Atomics.load(boundary, 0) < arrivals) Atomics.wait(boundary, 0, Atomics.load(boundary, 0), 10);
+  arrivals += parts;
   reducer.forStep(parts);
   for (let end = round + rounds; round < end; round++) {
     const local = new Float64Array(width).map((_, i) => value(rank, round, i));
@@ -41,6 +47,8 @@ for (const [parts, rounds] of phases) {
     }
     if (sink < 0) break;
   }
+  Atomics.add(boundary, 0, 1);
+  Atomics.notify(boundary, 0);
 }
 parentPort.postMessage({ mismatches, first });
 `;
@@ -52,7 +60,7 @@ function runParts(ranks: number, phases: Array<[number, number]>): Promise<Array
   const common = {
     tsx: import.meta.resolve('tsx/esm/api'),
     collective: new URL('../src/engine/parallel/collective.ts', import.meta.url).href,
-    buffer, ranks, phases, width: WIDTH,
+    buffer, boundary: new SharedArrayBuffer(4), ranks, phases, width: WIDTH,
   };
   return Promise.all(
     Array.from({ length: ranks }, (_, rank) => new Promise<{ mismatches: number; first: unknown }>((resolve, reject) => {
