@@ -10,21 +10,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadCheckpoint } from '../src/engine/checkpoint.js';
-import { loadMnist, NUM_CLASSES, sliceBatch } from '../src/engine/data.js';
+import { loadMnist, NUM_CLASSES } from '../src/engine/data.js';
+import { modelInputs, runModel } from '../src/engine/model.js';
 
 await initBackend('wasm');
 const test = await loadMnist('test');
 for (const dir of process.argv.slice(2)) {
   const ck = await loadCheckpoint(dir);
-  const dim = 16;
+  const dim = ck.meta.model.latentDim;
   const mu: number[][] = [];
   const lv: number[][] = [];
   for (let start = 0; start < test.count; start += 500) {
-    const b = sliceBatch(test, start, Math.min(test.count, start + 500));
-    const [m, l] = tf.tidy(() => ck.encoder.predict([tf.tensor4d(b.images, [b.size, 28, 28, 1]), tf.tensor2d(b.onehot, [b.size, NUM_CLASSES])]) as tf.Tensor[]);
-    const md = m!.arraySync() as number[][];
-    const ld = l!.arraySync() as number[][];
-    mu.push(...md); lv.push(...ld);
+    const size = Math.min(500, test.count - start);
+    const [m, l] = tf.tidy(() => runModel(ck.encoder, modelInputs(test, start, size), false));
+    mu.push(...(m!.arraySync() as number[][]));
+    lv.push(...(l!.arraySync() as number[][]));
     tf.dispose([m!, l!]);
   }
   const n = mu.length;
