@@ -54,8 +54,12 @@ function startApp(options: { columns: number; env?: Record<string, string>; args
       }
     },
     exitCode: () => (fs.existsSync(exitFile) ? fs.readFileSync(exitFile, 'utf8').trim() : undefined),
-    // Ink word-wraps the prompt itself in a narrow window.
-    prompts: () => (capture().match(/input\s+digit\s+to\s+generate:/g) ?? []).length,
+    // Ink word-wraps the prompt itself in a narrow window. Counted only once the app waits at an empty
+    // prompt: for a frame or two after Enter, Ink repaints a stale copy of the typed one under the echo.
+    prompts: () => {
+      const text = capture();
+      return /input\s+digit\s+to\s+generate:\s*$/.test(text) ? (text.match(/input\s+digit\s+to\s+generate:/g) ?? []).length : 0;
+    },
     close: () => {
       spawnSync('tmux', ['-L', socket, 'kill-server']);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -85,7 +85,13 @@ async function runScenario({ env, args, expectStrokes }: Scenario): Promise<void
     await until(() => capture().includes('input digit to generate:'), 'the prompt');
     assert.match(capture(), /^checkpoint .*\(\d+ epochs? on [\d,]+ images/m, 'the header says which checkpoint and how it was trained');
     tmux('send-keys', '-t', 'app', '3', 'Enter');
-    await until(() => (capture().match(/input digit to generate:/g) ?? []).length >= 2, 'the grid and the next prompt');
+    // Two prompts are not enough: Ink's write() repaints its last frame under what it writes, so for a
+    // frame or two after Enter the echo sits above a stale copy of the typed prompt (`...: 3`). The
+    // empty prompt at the bottom is only drawn after the grid is written.
+    await until(() => {
+      const text = capture();
+      return (text.match(/input digit to generate:/g) ?? []).length >= 2 && text.trimEnd().endsWith('input digit to generate:');
+    }, 'the grid and the next prompt');
 
     const screen = parseCapture(capture(true));
     const gridRows = screen.filter((cells) => cells.length > 0 && cells.every((c) => c.ch === '▀'));
