@@ -300,6 +300,29 @@ describe('wasm kernels', () => {
     });
   });
 
+  it('Sum and Mean over a BatchNorm-sized input whose mean is large next to its spread stay within a few float32 roundings of a float64 sum', async () => {
+    // [128, 28, 28, 16], the decoder BatchNorm's input in a training step, values 2 +- 0.35: what a
+    // drifted bias before a BatchNorm gives. A running float32 sum over all 100,352 rows was off by
+    // ~5e-6 of the sum here, with the same sign every step; that error was a bias's whole gradient.
+    const shape: [number, number, number, number] = [128, 28, 28, 16];
+    const values = Float32Array.from(seeded(shape, 7), (u) => 2 + 1.2 * u);
+    const channels = shape[3];
+    const exact = new Float64Array(channels);
+    for (let i = 0; i < values.length; i++) exact[i % channels]! += values[i]!;
+    await initBackend('wasm');
+    const [sum, mean] = tf.tidy(() => {
+      const x = tf.tensor4d(values, shape);
+      return [tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2])];
+    });
+    const [s, m] = [sum!.dataSync(), mean!.dataSync()];
+    tf.dispose([sum!, mean!]);
+    const n = values.length / channels;
+    for (let c = 0; c < channels; c++) {
+      assert.ok(Math.abs(s[c]! - exact[c]!) <= 1e-6 * Math.abs(exact[c]!), `channel ${c}: sum ${s[c]} vs ${exact[c]}`);
+      assert.ok(Math.abs(m[c]! - exact[c]! / n) <= 1e-6 * Math.abs(exact[c]! / n), `channel ${c}: mean ${m[c]} vs ${exact[c]! / n}`);
+    }
+  });
+
   it('Concat, Cast and Multiply match cpu (narrow last-axis rows, and the cases left to the stock kernels)', async () => {
     const a = seeded([3, 5, 4, 1], 91);
     const b = seeded([3, 5, 4, 10], 92);
