@@ -12,6 +12,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { loadCheckpoint } from '../src/engine/checkpoint.js';
 import { loadMnist, NUM_CLASSES } from '../src/engine/data.js';
 import { modelInputs, runModel } from '../src/engine/model.js';
+import { klPerDimension } from '../src/engine/step.js';
 
 await initBackend('wasm');
 const test = await loadMnist('test');
@@ -20,27 +21,32 @@ for (const dir of process.argv.slice(2)) {
   const dim = ck.meta.model.latentDim;
   const mu: number[][] = [];
   const lv: number[][] = [];
+  const klSum = new Float64Array(dim);
   for (let start = 0; start < test.count; start += 500) {
     const size = Math.min(500, test.count - start);
-    const [m, l] = tf.tidy(() => runModel(ck.encoder, modelInputs(test, start, size), false));
-    mu.push(...(m!.arraySync() as number[][]));
-    lv.push(...(l!.arraySync() as number[][]));
-    tf.dispose([m!, l!]);
+    const [m, l, k] = tf.tidy(() => {
+      const [zMean, zLogVar] = runModel(ck.encoder, modelInputs(test, start, size), false) as [tf.Tensor2D, tf.Tensor2D];
+      return [zMean, zLogVar, tf.sum(klPerDimension(zMean, zLogVar), 0)];
+    });
+    mu.push(...(m.arraySync() as number[][]));
+    lv.push(...(l.arraySync() as number[][]));
+    (k.dataSync() as Float32Array).forEach((v, d) => (klSum[d]! += v));
+    tf.dispose([m, l, k]);
   }
   const n = mu.length;
   const rows: string[] = [];
   let klTotal = 0, betweenTotal = 0, totalVar = 0;
   for (let d = 0; d < dim; d++) {
-    let mean = 0, kl = 0, post = 0;
+    const kl = klSum[d]! / n;
+    let mean = 0, post = 0;
     const digitSum = new Array<number>(NUM_CLASSES).fill(0);
     const digitCount = new Array<number>(NUM_CLASSES).fill(0);
     for (let i = 0; i < n; i++) {
       const m = mu[i]![d]!, l = lv[i]![d]!;
       mean += m; post += Math.exp(l);
-      kl += -0.5 * (1 + l - m * m - Math.exp(l));
       digitSum[test.labels[i]!]! += m; digitCount[test.labels[i]!]! += 1;
     }
-    mean /= n; post /= n; kl /= n;
+    mean /= n; post /= n;
     let v = 0;
     for (let i = 0; i < n; i++) v += (mu[i]![d]! - mean) ** 2;
     v /= n;

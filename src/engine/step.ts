@@ -65,9 +65,14 @@ export function cvaeLoss(
   return { loss, recon, kl };
 }
 
-/** KL(N(mu, exp(lv)) || N(0, I)) per row, in closed form: -0.5 * sum(1 + lv - mu^2 - exp(lv)). */
+/** KL(N(mu, exp(lv)) || N(0, 1)) per row and latent dimension, in closed form: -0.5 * (1 + lv - mu^2 - exp(lv)). */
+export function klPerDimension(zMean: tf.Tensor2D, zLogVar: tf.Tensor2D): tf.Tensor2D {
+  return tf.mul(-0.5, tf.sub(tf.sub(tf.add(1, zLogVar), tf.square(zMean)), tf.exp(zLogVar)));
+}
+
+/** KL(N(mu, exp(lv)) || N(0, I)) per row: the per-dimension terms summed (halving is exact in float32). */
 export function klDivergence(zMean: tf.Tensor2D, zLogVar: tf.Tensor2D): tf.Tensor1D {
-  return tf.mul(-0.5, tf.sum(tf.sub(tf.sub(tf.add(1, zLogVar), tf.square(zMean)), tf.exp(zLogVar)), -1));
+  return tf.sum(klPerDimension(zMean, zLogVar), -1);
 }
 
 /**
