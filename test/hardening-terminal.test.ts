@@ -8,64 +8,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { runBin } from './run-bin.js';
+import { shellQuote, skipWithoutTmux as skip, startApp as startTmuxApp, type TmuxAppOptions } from './tmux-session.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const skip = hasTmux ? false : 'tmux is not installed (CI installs it: .ci/run)';
 const STACK_FRAME = /^\s+at .+[:(]/m;
-const quote = (v: string): string => `'${v.replaceAll("'", "'\\''")}'`;
 const cells = (line: string): number => [...line].length;
 
-interface Session {
-  send(...keys: string[]): void;
-  resize(columns: number): void;
-  capture(colours?: boolean, joined?: boolean): string;
-  until(check: () => boolean, what: string): Promise<void>;
-  exitCode(): string | undefined;
-  /** Counts prompts on the screen, to wait for the next one. */
-  prompts(): number;
-  close(): void;
-}
-
-/** Starts the app (from source, fake generator, private settings) in a detached tmux window. */
-function startApp(options: { columns: number; env?: Record<string, string>; args?: string[]; shellSuffix?: string }): Session {
-  const socket = `cvae-hardening-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-term-'));
-  const tmux = (...a: string[]): string => execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8' });
-  const env = { CVAE_REPL_CONFIG_DIR: dir, CVAE_REPL_FAKE_GENERATOR: '1', TERM: 'xterm-256color', ...options.env };
-  const exitFile = path.join(dir, 'exit-code');
-  // Ink draws no live frame under CI, so CI is unset for the app (a person is typing here).
-  const app = ['env', '-u', 'CI', '-u', 'CONTINUOUS_INTEGRATION', '-u', 'NO_COLOR', ...Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`), quote(process.execPath), '--import', 'tsx', 'src/cli.tsx', ...(options.args ?? []).map(quote)].join(' ');
-  tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'app', '-x', String(options.columns), '-y', '60', '-c', root, `${app}${options.shellSuffix ?? ''}; echo $? > ${quote(exitFile)}`, ';', 'set-option', '-t', 'app', 'remain-on-exit', 'on');
-  // -J joins lines the terminal wrapped (a 20-column window wraps the prompt).
-  const capture = (colours = false, joined = true): string => tmux('capture-pane', '-p', ...(joined ? ['-J'] : []), ...(colours ? ['-e'] : []), '-S', '-400', '-t', 'app');
-  return {
-    send: (...keys) => void tmux('send-keys', '-t', 'app', ...keys),
-    resize: (columns) => void tmux('resize-window', '-t', 'app', '-x', String(columns)),
-    capture,
-    async until(check, what) {
-      const start = Date.now();
-      while (!check()) {
-        if (Date.now() - start > 30_000) assert.fail(`timed out waiting for ${what}; the screen:\n${capture()}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    },
-    exitCode: () => (fs.existsSync(exitFile) ? fs.readFileSync(exitFile, 'utf8').trim() : undefined),
-    // Ink word-wraps the prompt itself in a narrow window. Counted only once the app waits at an empty
-    // prompt: for a frame or two after Enter, Ink repaints a stale copy of the typed one under the echo.
-    prompts: () => {
-      const text = capture();
-      return /input\s+digit\s+to\s+generate:\s*$/.test(text) ? (text.match(/input\s+digit\s+to\s+generate:/g) ?? []).length : 0;
-    },
-    close: () => {
-      spawnSync('tmux', ['-L', socket, 'kill-server']);
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+/** The app with the fake generator: these tests are about the terminal, not the model. */
+const startApp = (options: TmuxAppOptions) => startTmuxApp({ ...options, env: { CVAE_REPL_FAKE_GENERATOR: '1', ...options.env } });
 
 /** Lines of the last grid on the screen drawn with `chars` (above the last prompt). */
 function lastGrid(screen: string, chars: RegExp): string[] {
@@ -156,7 +106,7 @@ for (const [name, env] of [['NO_COLOR=1', { NO_COLOR: '1' }], ['TERM=dumb', { TE
 
 test('tmux: stdout redirected to a file (typing at a terminal, no terminal to draw on): line mode, the file holds the session', { skip }, async () => {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-hardening-out-')), 'session.txt');
-  const app = startApp({ columns: 100, shellSuffix: ` > ${quote(out)}` });
+  const app = startApp({ columns: 100, shellSuffix: ` > ${shellQuote(out)}` });
   try {
     await app.until(() => app.capture().includes('cvae-repl'), 'the header on stderr');
     app.send('2', 'Enter');

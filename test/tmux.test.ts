@@ -4,15 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { realCheckpoint } from './real-checkpoint.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+import { skipWithoutTmux as skip, startApp } from './tmux-session.js';
 
 interface Cell {
   ch: string;
@@ -60,40 +53,14 @@ interface Scenario {
 }
 
 async function runScenario({ env, args, expectStrokes }: Scenario): Promise<void> {
-  const socket = `cvae-repl-test-${process.pid}-${Date.now()}`;
-  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cvae-tmux-'));
-  const tmux = (...a: string[]): string => execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8' });
-  const capture = (colours = false): string => tmux('capture-pane', '-p', '-J', ...(colours ? ['-e'] : []), '-S', '-300', '-t', 'app');
-  async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-    const start = Date.now();
-    while (!check()) {
-      if (Date.now() - start > timeoutMs) assert.fail(`timed out waiting for ${what}; the screen:\n${capture()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  const quote = (v: string): string => `'${v.replaceAll("'", "'\\''")}'`;
-  const envArgs = Object.entries({ CVAE_REPL_CONFIG_DIR: configDir, TERM: 'xterm-256color', ...env }).map(([k, v]) => `${k}=${quote(v)}`);
-  // Ink only draws its live frame when it does not think it runs in CI, so CI is unset for the app.
-  // The shell writes the app's exit code to a file: tmux 3.3 sometimes leaves a finished pane's
-  // process unreaped, and then #{pane_dead_status} stays empty.
-  const exitFile = path.join(configDir, 'exit-code');
-  const app = ['env', '-u', 'CI', '-u', 'CONTINUOUS_INTEGRATION', ...envArgs, quote(process.execPath), '--import', 'tsx', 'src/cli.tsx', ...args.map(quote)].join(' ');
-  const command = `${app}; echo $? > ${quote(exitFile)}`;
-  const exitCode = (): string | undefined => (fs.existsSync(exitFile) ? fs.readFileSync(exitFile, 'utf8').trim() : undefined);
-  tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'app', '-x', '120', '-y', '50', '-c', root, command, ';', 'set-option', '-t', 'app', 'remain-on-exit', 'on');
+  const app = startApp({ columns: 120, rows: 50, env, args, timeoutMs: 60_000 });
   try {
-    await until(() => capture().includes('input digit to generate:'), 'the prompt');
-    assert.match(capture(), /^checkpoint .*\(\d+ epochs? on [\d,]+ images/m, 'the header says which checkpoint and how it was trained');
-    tmux('send-keys', '-t', 'app', '3', 'Enter');
-    // Two prompts are not enough: Ink's write() repaints its last frame under what it writes, so for a
-    // frame or two after Enter the echo sits above a stale copy of the typed prompt (`...: 3`). The
-    // empty prompt at the bottom is only drawn after the grid is written.
-    await until(() => {
-      const text = capture();
-      return (text.match(/input digit to generate:/g) ?? []).length >= 2 && text.trimEnd().endsWith('input digit to generate:');
-    }, 'the grid and the next prompt');
+    await app.until(() => app.prompts() >= 1, 'the prompt');
+    assert.match(app.capture(), /^checkpoint .*\(\d+ epochs? on [\d,]+ images/m, 'the header says which checkpoint and how it was trained');
+    app.send('3', 'Enter');
+    await app.until(() => app.prompts() >= 2, 'the grid and the next prompt');
 
-    const screen = parseCapture(capture(true));
+    const screen = parseCapture(app.capture(true));
     const gridRows = screen.filter((cells) => cells.length > 0 && cells.every((c) => c.ch === '▀'));
     assert.equal(gridRows.length, 44, '28 px tiles, 2 px gaps, 2 pixel rows per line: 3 * 14 + 2 = 44 lines');
     assert.ok(gridRows.every((cells) => cells.length === 88), 'three tiles of 28 columns and two gaps of 2');
@@ -113,22 +80,20 @@ async function runScenario({ env, args, expectStrokes }: Scenario): Promise<void
       }
     }
 
-    tmux('send-keys', '-t', 'app', 'abc', 'Enter');
-    await until(() => capture().includes('error: expected an integer'), 'the error');
+    app.send('abc', 'Enter');
+    await app.until(() => app.capture().includes('error: expected an integer'), 'the error');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(exitCode(), undefined, 'the app is still running');
-    assert.ok(capture().trimEnd().endsWith('input digit to generate:'), 'the prompt is back');
+    assert.equal(app.exitCode(), undefined, 'the app is still running');
+    assert.ok(app.capture().trimEnd().endsWith('input digit to generate:'), 'the prompt is back');
 
-    tmux('send-keys', '-t', 'app', '--', '-1', 'Enter');
-    await until(() => exitCode() !== undefined, 'the app to exit');
-    assert.equal(exitCode(), '0');
-    assert.match(capture(), /input digit to generate: -1\n-1\n/);
+    app.send('--', '-1', 'Enter');
+    await app.until(() => app.exitCode() !== undefined, 'the app to exit');
+    assert.equal(app.exitCode(), '0');
+    assert.match(app.capture(), /input digit to generate: -1\n-1\n/);
   } finally {
-    spawnSync('tmux', ['-L', socket, 'kill-server']);
+    app.close();
   }
 }
-
-const skip = hasTmux ? false : 'tmux is not installed (CI installs it: .ci/run)';
 
 test('tmux, fake generator: 3 draws a 3x3 grid of 24-bit half-blocks, abc shows an error and the app lives, -1 exits 0', { skip }, async () => {
   await runScenario({ env: { CVAE_REPL_FAKE_GENERATOR: '1' }, args: [], expectStrokes: true });
