@@ -24,11 +24,11 @@ export const STRIP_STEPS = 10;
  * How far style codes spread from the centre, in units of the within-digit spread (`:scale` multiplies
  * it). tools/explore-principles.ts on held-out seeds: the widest spread at which :style, :morph and :walk
  * all score at least 97% with no digit below 90%, on each 30-epoch seed of the recipe (seed 1: 0.3,
- * seeds 2 and 3: 0.5); one constant serves every checkpoint, so the narrowest.
+ * seeds 2 and 3: 0.5, seed 4: 0.35); one constant serves every checkpoint, so the narrowest.
  */
 export const STYLE_SPREAD = 0.3;
 
-/** Scale of the N(0, s^2 I) fallback for a checkpoint without a fitted density (the same rule: seed 1 0.2, seeds 2 and 3 0.35). */
+/** Scale of the N(0, s^2 I) fallback for a checkpoint without a fitted density (the same rule: seed 1 0.2, seeds 2-4 0.35). */
 export const PRIOR_FALLBACK_SCALE = 0.2;
 
 /** The centre of the training codes and their within-digit spread, from the fitted density. */
